@@ -1,0 +1,128 @@
+"""Threshold-based lesion segmentation on SUV images.
+
+* fixed SUV threshold (e.g. SUV 3 for PSMA PET; SUV 4.0 for lymph nodes on
+  [18F]PSMA-1007, Mittlmeier et al. 2021);
+* per-lesion relative isocontour (40/41/50 % of the lesion's own SUVmax; e.g. PSMA-TV50);
+* PERCIST liver threshold: 1.5 × liver SULmean + 2 SD in a 3 cm sphere
+  (Wahl et al., J Nucl Med 2009;50:122S; O JH et al., Radiology 2016);
+* qPSMA-like: SUV ≥ 3 inside a CT bone mask and a liver-based threshold in soft tissue,
+  T_liver = (4.30 / SUVmean_liver) × (SUVmean_liver + SD_liver)  (Gafita et al., J Nucl Med 2019;60:1277).
+
+Every function returns a :class:`LabelMap` of individually numbered lesions.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from ..core import Image, LabelMap
+from .components import FULL_CONNECTIVITY, label_components
+
+
+def _suv(image: Image) -> np.ndarray:
+    if not (image.unit.startswith("SUV") or image.unit == "SUL"):
+        raise ValueError(f"lesion segmentation needs an SUV image, got unit {image.unit!r}; convert with theranomics.quant.suv first")
+    return np.asarray(image.array, dtype=float)
+
+
+def _allowed(image: Image, exclude: np.ndarray | None) -> np.ndarray:
+    if exclude is None:
+        return np.ones(image.shape, dtype=bool)
+    exclude = np.asarray(exclude, dtype=bool)
+    if exclude.shape != image.shape:
+        raise ValueError(f"exclusion mask shape {exclude.shape} does not match the PET grid {image.shape}")
+    return ~exclude
+
+
+def fixed_threshold(image: Image, threshold_suv: float, *, exclude: np.ndarray | None = None,
+                    min_volume_ml: float = 0.1, connectivity: int = 26) -> LabelMap:
+    """Voxels with SUV ≥ ``threshold_suv`` outside ``exclude``, split into lesions."""
+    if not threshold_suv > 0:
+        raise ValueError(f"threshold_suv must be positive, got {threshold_suv}")
+    suv = _suv(image)
+    mask = (suv >= threshold_suv) & _allowed(image, exclude)
+    return label_components(mask, image.geometry, min_volume_ml, suv, connectivity)
+
+
+def relative_isocontour(image: Image, candidates: LabelMap, fraction: float = 0.41, *,
+                        exclude: np.ndarray | None = None, min_volume_ml: float = 0.0,
+                        background_suv: float = 0.0) -> LabelMap:
+    """Per-lesion isocontour: for each candidate lesion, the connected region around its
+    maximum with SUV ≥ background + ``fraction`` × (SUVmax − background).
+
+    ``fraction`` 0.41 (EANM FDG guideline), 0.40 or 0.50 (PSMA-TV50).  The region may grow
+    beyond the candidate (a lesion's boundary at 41 % of a high maximum can lie below a fixed
+    detection threshold) but never into another candidate's maximum region; each candidate
+    keeps its own label number.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    suv = _suv(image)
+    candidates.geometry.require_same_grid(image.geometry, "SUV image and candidate lesions")
+    allowed = _allowed(image, exclude)
+    out = np.zeros(image.shape, dtype=np.int32)
+    objects = ndimage.find_objects(candidates.array)
+    for label, box in enumerate(objects, start=1):
+        if box is None:
+            continue
+        cand = candidates.array[box] == label
+        local = np.where(cand, suv[box], -np.inf)
+        peak_local = np.unravel_index(int(np.argmax(local)), local.shape)
+        peak = tuple(s.start + p for s, p in zip(box, peak_local))
+        suv_max = suv[peak]
+        level = background_suv + fraction * (suv_max - background_suv)
+        # grow within a generous box: the isocontour cannot extend further than the region above `level`
+        margin = 6
+        gbox = tuple(slice(max(0, s.start - margin), min(n, s.stop + margin)) for s, n in zip(box, image.shape))
+        above = (suv[gbox] >= level) & allowed[gbox] & ((out[gbox] == 0))
+        other = (candidates.array[gbox] != 0) & (candidates.array[gbox] != label)
+        above &= ~other
+        lab, _ = ndimage.label(above, structure=FULL_CONNECTIVITY)
+        seed = tuple(p - s.start for p, s in zip(peak, gbox))
+        if lab[seed] == 0:
+            continue
+        region = lab == lab[seed]
+        touches_edge = any(region.take(0, axis=a).any() and gbox[a].start > 0 or
+                           region.take(-1, axis=a).any() and gbox[a].stop < image.shape[a] for a in range(3))
+        if touches_edge:  # rare: very extended region; redo on the full volume
+            full = (suv >= level) & allowed & (out == 0) & ~((candidates.array != 0) & (candidates.array != label))
+            lab_full, _ = ndimage.label(full, structure=FULL_CONNECTIVITY)
+            out[lab_full == lab_full[peak]] = label
+        else:
+            out[gbox][region] = label
+    result = LabelMap(out, image.geometry, dict(candidates.names))
+    if min_volume_ml > 0:
+        vox = image.geometry.voxel_volume_ml
+        counts = np.bincount(out.ravel())
+        small = [i for i in range(1, len(counts)) if 0 < counts[i] * vox < min_volume_ml]
+        if small:
+            out[np.isin(out, small)] = 0
+            result = LabelMap(out, image.geometry, {k: v for k, v in candidates.names.items() if k not in small})
+    return result
+
+
+def percist_threshold(liver_sul_mean: float, liver_sul_sd: float) -> float:
+    """PERCIST 1.0 minimum measurable uptake: 1.5 × liver SULmean + 2 × SD (Wahl 2009)."""
+    if liver_sul_mean <= 0 or liver_sul_sd < 0:
+        raise ValueError(f"liver reference must have mean > 0 and SD >= 0, got {liver_sul_mean}, {liver_sul_sd}")
+    return 1.5 * liver_sul_mean + 2.0 * liver_sul_sd
+
+
+def qpsma_liver_threshold(liver_suv_mean: float, liver_suv_sd: float) -> float:
+    """qPSMA soft-tissue threshold (4.30 / SUVmean_liver) × (SUVmean_liver + SD_liver) (Gafita 2019)."""
+    if liver_suv_mean <= 0 or liver_suv_sd < 0:
+        raise ValueError(f"liver reference must have mean > 0 and SD >= 0, got {liver_suv_mean}, {liver_suv_sd}")
+    return 4.30 / liver_suv_mean * (liver_suv_mean + liver_suv_sd)
+
+
+def qpsma_like(image: Image, bone_mask: np.ndarray, liver_suv_mean: float, liver_suv_sd: float, *,
+               exclude: np.ndarray | None = None, bone_threshold_suv: float = 3.0,
+               min_volume_ml: float = 0.1) -> LabelMap:
+    """Bone lesions at SUV ≥ 3 inside ``bone_mask``; soft-tissue lesions above the liver-based threshold."""
+    suv = _suv(image)
+    bone = np.asarray(bone_mask, dtype=bool)
+    if bone.shape != image.shape:
+        raise ValueError(f"bone mask shape {bone.shape} does not match the PET grid {image.shape}")
+    soft = qpsma_liver_threshold(liver_suv_mean, liver_suv_sd)
+    mask = np.where(bone, suv >= bone_threshold_suv, suv >= soft) & _allowed(image, exclude)
+    return label_components(mask, image.geometry, min_volume_ml, suv)
