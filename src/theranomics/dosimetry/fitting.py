@@ -466,7 +466,7 @@ def fit_model(tac: TimeActivityCurve, model: str | ExponentialModel, *, constrai
     if constrain_rates and np.any(rates * t.max() < 1e-9):  # trf stays interior: "zero" is e^{-λ t_max} ≈ 1
         flags.append("rate_at_zero_bound")
     amps = p[list(model.amplitude_index)]
-    if constrain_rates and np.any(amps == 0):
+    if constrain_rates and np.any(amps <= 1e-9 * max(float(np.max(a)), 1e-300)):
         flags.append("parameter_at_bound")
     c, b, _, _ = model.terms(p, lp)
     nz = np.abs(c) > 0

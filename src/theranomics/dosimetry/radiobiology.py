@@ -47,7 +47,8 @@ class TissueParameters:
         for field_name in ("alpha_beta_gy", "repair_half_time_h"):
             value = getattr(self, field_name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise RadiobiologyError(f"tissue {self.name!r}: {field_name} must be a finite number > 0, got {value!r}")
+                raise RadiobiologyError(f"tissue {self.name!r}: {field_name} must be a finite number > 0, "
+                                        f"got {value!r}")
 
     @property
     def repair_rate_per_h(self) -> float:
@@ -155,7 +156,8 @@ def bed_uptake_gy(dose_gy: float, clearance_half_life_h: float, uptake_half_life
                   repair_half_time_h: float | None = None) -> float:
     """BED for Ṙ = Ṙ0(e^{−λ1 t} − e^{−λ2 t}) (uptake phase), Ṙ0 = D/(1/λ1 − 1/λ2), via the general G."""
     dose = _check_dose(dose_gy)
-    for name, value in (("clearance_half_life_h", clearance_half_life_h), ("uptake_half_life_h", uptake_half_life_h)):
+    for name, value in (("clearance_half_life_h", clearance_half_life_h),
+                        ("uptake_half_life_h", uptake_half_life_h)):
         if not (math.isfinite(value) and value > 0):
             raise RadiobiologyError(f"{name} must be > 0, got {value}")
     l1, l2 = math.log(2) / clearance_half_life_h, math.log(2) / uptake_half_life_h

@@ -129,7 +129,9 @@ class VoxelTACStack:
 
     ``geometry`` and ``mask`` (boolean, shape ``geometry.shape``) say where the
     voxels came from, so that per-voxel results go back into an image with
-    :meth:`to_image`; both may be ``None`` for plain arrays.
+    :meth:`to_image`; both may be ``None`` for plain arrays.  Activities must be
+    finite; negative voxel values (reconstruction noise) are kept as they are —
+    the voxel fitter's fallback rules say how they are used.
     """
 
     time_h: np.ndarray
