@@ -224,7 +224,9 @@ def process_roi(array: np.ndarray, mask: np.ndarray, spacing_mm: tuple[float, fl
         if interp.roi_interpolator == "nearest":
             roi = _sample(src_mask.astype(float), coords, 0) >= 0.5
         else:
-            roi = _sample(src_mask.astype(float), coords, 1) >= interp.roi_partial_volume_threshold
+            # a grid point exactly half-way between ROI and background samples 0.5 up to round-off;
+            # IBSI counts it in (value >= threshold), so compare with a small tolerance
+            roi = _sample(src_mask.astype(float), coords, 1) >= interp.roi_partial_volume_threshold - 1e-6
     if not roi.any():
         raise ValueError("the ROI vanished after interpolation (no voxel reaches the partial-volume threshold)")
     _mask_stats("int_mask", "interp", roi, image, grid.shape, diag)

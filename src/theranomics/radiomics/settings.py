@@ -293,7 +293,11 @@ class RadiomicsSettings:
             if key in _SECTIONS:
                 if not isinstance(value, Mapping):
                     raise SettingsError(f"{source}: '{key}' must be a mapping, got {value!r}")
-                value = _section_from_dict(_SECTIONS[key], value, f"{source}: {key}")
+                try:
+                    value = _section_from_dict(_SECTIONS[key], value, f"{source}: {key}")
+                except SettingsError as exc:
+                    msg = str(exc)
+                    raise SettingsError(msg if msg.startswith(source) else f"{source}: {msg}") from None
             kwargs[key] = value
         try:
             return cls(**kwargs)
@@ -367,7 +371,7 @@ def ibsi_config(config: str) -> RadiomicsSettings:
     A: 2D, no interpolation, re-seg [-500, 400] HU, FBS 25 HU.
     B: 2D, bilinear in-plane 2×2 mm, rounded; ROI bilinear ≥ 0.5; re-seg [-500, 400]; FBN 32.
     C: 3D, trilinear 2 mm isotropic, rounded; re-seg [-1000, 400]; FBS 25 HU; IVH FBS 2.5 HU.
-    D: 3D, trilinear 2 mm, rounded; outliers mean ± 3σ; FBN 32; IVH FBN 1000.
+    D: 3D, trilinear 2 mm, rounded; outliers mean ± 3σ; FBN 32; IVH on the HU values (no binning).
     E: 3D, tricubic spline 2 mm, rounded; re-seg [-1000, 400] and outliers 3σ; FBN 32; IVH FBN 1000.
     """
     key = str(config).upper()
@@ -396,7 +400,7 @@ def ibsi_config(config: str) -> RadiomicsSettings:
             interpolation=iso,
             resegmentation=ResegmentationSettings(outlier_sigma=3.0),
             discretisation=DiscretisationSettings("fbn", n_bins=32),
-            ivh=IVHSettings("fbn", n_bins=1000),
+            ivh=IVHSettings("none"),
             texture=TextureSettings(dims=("3d",)), **common)
     if key == "E":
         return RadiomicsSettings(

@@ -44,7 +44,7 @@ def mesh(mask: np.ndarray, spacing_mm: tuple[float, float, float]) -> tuple[np.n
     """Marching-cubes surface (iso-level 0.5) of ``mask`` padded by one voxel; vertices in mm (k, j, i)."""
     padded = np.pad(np.asarray(mask, dtype=float), 1)
     verts, faces, _, _ = measure.marching_cubes(padded, level=0.5, spacing=tuple(spacing_mm[::-1]))
-    return verts, faces
+    return verts.astype(np.float64), faces
 
 
 def _ellipsoid_area(a: float, b: float, c: float, terms: int = 20) -> float:
