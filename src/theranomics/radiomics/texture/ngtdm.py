@@ -1,0 +1,117 @@
+"""Neighbourhood grey tone difference matrix (NGTDM) features, IBSI 1 section 3.10
+(Amadasun and King 1989).
+
+For every ROI voxel with grey level i and at least one neighbour in the ROI (within distance d,
+Chebyshev by default; in-slice for 2D), A = mean grey level of its ROI neighbours; then
+s_i = sum |i - A| and n_i = number of such voxels, N_vc = sum n_i, p_i = n_i / N_vc and N_gp the
+number of levels with p_i > 0.  Sums over (i, j) run over levels with p_i, p_j > 0:
+coarseness 1 / sum p_i s_i (10^6 when that sum is 0);
+contrast [sum p_i p_j (i-j)^2 / (N_gp (N_gp - 1))] [sum s_i / N_vc] (0 when N_gp = 1);
+busyness sum p_i s_i / sum |i p_i - j p_j| (0 when the denominator is 0);
+complexity sum |i-j| (p_i s_i + p_j s_j) / (p_i + p_j) / N_vc;
+strength sum (p_i + p_j)(i-j)^2 / sum s_i (0 when sum s_i = 0).
+Aggregation ``_2D`` (per slice, averaged), ``_2_5D`` (slice matrices merged: s_i and n_i
+summed), ``_3D``.  No voxel with a neighbour: NaN.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._common import RoiGrid, nan_result, aggregate, read_settings
+from ._neighbours import neighbour_stats
+
+__all__ = ["FEATURES", "compute_ngtdm", "ngtdm_matrix_features"]
+
+#: base tag -> (IBSI feature name, IBSI code)
+FEATURES: dict[str, tuple[str, str]] = {
+    "ngt_coarseness": ("Coarseness", "QCDE"),
+    "ngt_contrast": ("Contrast", "65HE"),
+    "ngt_busyness": ("Busyness", "NQ30"),
+    "ngt_complexity": ("Complexity", "HDEZ"),
+    "ngt_strength": ("Strength", "1X9X"),
+}
+
+SUFFIXES = {"2d": "_2D", "2.5d": "_2_5D", "3d": "_3D"}
+
+#: IBSI 1 section 3.10.1: coarseness when sum p_i s_i = 0.
+COARSENESS_MAX = 1.0e6
+
+
+def ngtdm_matrix_features(n: np.ndarray, s: np.ndarray, v: np.ndarray) -> dict[str, np.ndarray]:
+    """NGTDM features of a stack of matrices: counts ``n`` (B, L), sums ``s`` (B, L), levels ``v`` (L,)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        nvc = n.sum(axis=1)
+        p = n / nvc[:, None]
+        present = p > 0
+        ngp = present.sum(axis=1)
+        ps = p * s
+        x = ps.sum(axis=1)
+        s_tot = s.sum(axis=1)
+        dv = v[:, None] - v[None, :]
+        pair = present[:, :, None] & present[:, None, :]
+        pi, pj = p[:, :, None], p[:, None, :]
+        contrast = (pi * pj * dv ** 2).sum(axis=(1, 2)) / (ngp * (ngp - 1.0)) * s_tot / nvc
+        vp = p * v[None, :]
+        den = np.where(pair, np.abs(vp[:, :, None] - vp[:, None, :]), 0.0).sum(axis=(1, 2))
+        psum = np.where(pair, pi + pj, 1.0)
+        cplx = np.where(pair, np.abs(dv) * (ps[:, :, None] + ps[:, None, :]) / psum, 0.0).sum(axis=(1, 2)) / nvc
+        strength = np.where(pair, (pi + pj) * dv ** 2, 0.0).sum(axis=(1, 2)) / s_tot
+        out = {
+            "ngt_coarseness": np.where(x > 0, 1.0 / x, COARSENESS_MAX),
+            "ngt_contrast": np.where(ngp > 1, contrast, 0.0),
+            "ngt_busyness": np.where((ngp > 1) & (den > 0), x / den, 0.0),
+            "ngt_complexity": cplx,
+            "ngt_strength": np.where(s_tot > 0, strength, 0.0),
+        }
+    empty = ~(nvc > 0)
+    for val in out.values():
+        val[empty] = np.nan
+    return out
+
+
+def _ngtdm(roi: RoiGrid, prm: Any) -> dict[str, float]:
+    codes = roi.level_codes
+    nl = roi.n_present
+    parts = []
+    for dim in prm.dims:
+        total, cnt, _ = neighbour_stats(roi, prm.distance, prm.distance_norm, prm.ngldm_alpha, dim == "3d")
+        keep = cnt > 0
+        diff = np.abs(roi.values[keep] - total[keep] / cnt[keep])
+        if dim == "2d":
+            parts.append((SUFFIXES[dim], roi.slice_id[keep], roi.n_slices, codes[keep], diff))
+        else:
+            parts.append((SUFFIXES[dim], np.zeros(diff.size, np.intp), 1, codes[keep], diff))
+    first = np.cumsum([0] + [p[2] for p in parts])
+    key = np.concatenate([(p[1] + f) * nl + p[3] for p, f in zip(parts, first)])
+    size = int(first[-1]) * nl
+    n = np.bincount(key, minlength=size).astype(float).reshape(-1, nl)
+    s = np.bincount(key, weights=np.concatenate([p[4] for p in parts]), minlength=size).reshape(-1, nl)
+    feats = ngtdm_matrix_features(n, s, roi.level_values.astype(float))
+    return aggregate(feats, {k: k for k in FEATURES}, [(p[0], p[2]) for p in parts])
+
+
+def tags(settings: Any = None) -> list[str]:
+    """Output tags for these settings (base tag + aggregation suffix)."""
+    prm = read_settings(settings)
+    return [k + SUFFIXES[d] for d in prm.dims for k in FEATURES]
+
+
+def compute_ngtdm(levels: np.ndarray, mask: np.ndarray, n_levels: int, settings: Any = None,
+                  spacing_mm: Any = (1.0, 1.0, 1.0), morph_mask: np.ndarray | None = None) -> dict[str, float]:
+    """NGTDM features (IBSI 1 section 3.10) of grey levels ``levels`` (1..n_levels) in ``mask``.
+
+    Neighbourhood: ``settings.distance`` in ``settings.distance_norm``.  Returns tag -> value for
+    every dimension in ``settings.dims``; ``spacing_mm`` is only checked, ``morph_mask`` not used.
+    Fewer than two ROI voxels: every value is NaN.
+    """
+    prm = read_settings(settings)
+    roi = RoiGrid(levels, mask, n_levels, pad=prm.distance, morph_mask=morph_mask, spacing_mm=spacing_mm)
+    return _run(roi, prm)
+
+
+def _run(roi: RoiGrid, prm: Any) -> dict[str, float]:
+    if roi.n_voxels < 2:
+        return nan_result(tags(prm))
+    return _ngtdm(roi, prm)
