@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -68,7 +69,18 @@ def write_seg(labels: LabelMap, source_files: Sequence[str | Path] | str | Path,
             tracking_id=f"label {value}",
         ))
     pixel_array = lookup[labels.array]
-    seg = hd.seg.Segmentation(
+    with warnings.catch_warnings():  # highdicom warns about single-component patient names (e.g. an ID)
+        warnings.filterwarnings("ignore", message=".*unlikely to represent the intended person name.*")
+        seg = _segmentation(source, pixel_array, descriptions, series_uid, series_number, uid_seed)
+    seg.SeriesDescription = series_description
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    seg.save_as(out_path)
+    return out_path
+
+
+def _segmentation(source, pixel_array, descriptions, series_uid, series_number, uid_seed) -> hd.seg.Segmentation:
+    return hd.seg.Segmentation(
         source_images=[_with_type2(ds) for ds in source.datasets],
         pixel_array=pixel_array,
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
@@ -83,11 +95,6 @@ def write_seg(labels: LabelMap, source_files: Sequence[str | Path] | str | Path,
         device_serial_number="0",
         omit_empty_frames=False,
     )
-    seg.SeriesDescription = series_description
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    seg.save_as(out_path)
-    return out_path
 
 
 #: Type-2 patient/study attributes highdicom copies from the source; some files omit them.
