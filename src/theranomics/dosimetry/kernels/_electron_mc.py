@@ -24,9 +24,9 @@ from .materials import (CLASSICAL_ELECTRON_RADIUS_CM, ELECTRON_MASS_MEV, AVOGADR
                         collision_stopping_power, csda_range_g_cm2, transport_cross_section)
 
 #: Version of the model: bump when the physics changes so that cached tables are rebuilt.
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 X_EDGES = np.linspace(0.0, 1.6, 321)          # r / r0 bin edges of the tabulated kernel
-ENERGIES_MEV = np.logspace(np.log10(1e-3), np.log10(5.0), 38)  # 10 per decade
+ENERGIES_MEV = np.logspace(np.log10(1e-2), np.log10(5.0), 17)  # 6.3 per decade
 FRACTIONAL_LOSS = 0.025
 CUTOFF_FRACTION = 0.01
 
@@ -42,8 +42,10 @@ def _rotate(u: np.ndarray, cos_t: np.ndarray, phi: np.ndarray) -> np.ndarray:
     nx = np.where(small, sin_t * cp, ux * cos_t + sin_t * (ux * uz * cp - uy * sp) / den_safe)
     ny = np.where(small, sin_t * sp, uy * cos_t + sin_t * (uy * uz * cp + ux * sp) / den_safe)
     nz = np.where(small, np.sign(uz + (uz == 0)) * cos_t, uz * cos_t - sin_t * cp * den)
-    out = np.stack([nx, ny, nz], axis=1)
-    return out / np.linalg.norm(out, axis=1, keepdims=True)
+    out = np.empty_like(u)
+    out[:, 0], out[:, 1], out[:, 2] = nx, ny, nz
+    out /= np.sqrt(np.einsum("ij,ij->i", out, out))[:, None]
+    return out
 
 
 def _henyey_greenstein(g: np.ndarray, xi: np.ndarray) -> np.ndarray:
@@ -74,7 +76,7 @@ def scaled_kernel_one_energy(mat: Material, e0_mev: float, n_histories: int, rng
     dx = X_EDGES[1] - X_EDGES[0]
 
     def deposit(points: np.ndarray, amount: np.ndarray) -> None:
-        x = np.linalg.norm(points, axis=1) / r0
+        x = np.sqrt(np.einsum("ij,ij->i", points, points)) / r0
         idx = np.minimum((x / dx).astype(np.int64), nbins - 1)
         hist[:] += np.bincount(idx, weights=amount, minlength=nbins)
 

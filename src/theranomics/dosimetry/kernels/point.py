@@ -60,11 +60,11 @@ def electron_table(material_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
     mat = material(material_name)
     energies = _electron_mc.ENERGIES_MEV[_electron_mc.ENERGIES_MEV >= MIN_ELECTRON_TABLE_MEV * 0.999]
     params = {"model": "electron_csda_random_walk", "version": _electron_mc.MODEL_VERSION,
-              "material": mat.name, "energies": energies.round(8).tolist(), "n": 10000}
+              "material": mat.name, "energies": energies.round(8).tolist(), "n": 8000}
 
     def build():
         rng = np.random.default_rng(20120517)
-        table = np.stack([_electron_mc.scaled_kernel_one_energy(mat, float(e), 10000, rng) for e in energies])
+        table = np.stack([_electron_mc.scaled_kernel_one_energy(mat, float(e), 8000, rng) for e in energies])
         return {"energies": energies, "table": table}
 
     data = cached_arrays("tables", params, build)
