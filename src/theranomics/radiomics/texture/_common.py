@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+from scipy import ndimage
 from scipy.special import xlogy
 
 DIMS = ("2d", "2.5d", "3d")
@@ -136,16 +137,12 @@ class RoiGrid:
                 raise TextureInputError(f"levels inside the mask must lie in 1..n_levels={n_levels}, "
                                         f"found {lo:g}..{hi:g}")
         # Bounding box of both masks (the morphological one is needed for GLDZM distances).
-        both = m | mm
+        both = m | mm if morph_mask is not None else m
         self.n_voxels = int(np.count_nonzero(m))
-        if not both.any():
-            lo3 = np.zeros(3, int)
-            hi3 = np.zeros(3, int)
-        else:
-            nz = [np.flatnonzero(both.any(axis=tuple(a for a in range(3) if a != ax))) for ax in range(3)]
-            lo3 = np.array([n[0] for n in nz])
-            hi3 = np.array([n[-1] + 1 for n in nz])
-        box = tuple(slice(a, b) for a, b in zip(lo3, hi3))
+        found = ndimage.find_objects(both.view(np.uint8))
+        box = found[0] if found else (slice(0, 0),) * 3
+        lo3 = [b.start for b in box]
+        hi3 = [b.stop for b in box]
         p = self.pad
         g = np.zeros(tuple(int(b - a) + 2 * p for a, b in zip(lo3, hi3)), dtype=np.int32)
         inner = tuple(slice(p, p + int(b - a)) for a, b in zip(lo3, hi3))
@@ -190,7 +187,12 @@ class RoiGrid:
         """Index of the grid without a border of ``margin`` cells (margin <= pad)."""
         return tuple(slice(margin, n - margin) for n in self.shape)
 
+    def has(self, key: str) -> bool:
+        """Whether ``key`` was already computed (see :meth:`cached`)."""
+        return key in self._cache
+
     def cached(self, key: str, make: Callable[[], Any]) -> Any:
+        """The derived array ``key``, computed by ``make`` on first use."""
         if key not in self._cache:
             self._cache[key] = make()
         return self._cache[key]

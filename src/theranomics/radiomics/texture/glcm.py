@@ -160,7 +160,8 @@ def _counts(roi: RoiGrid, dims3: bool, distance: int, symmetric: bool) -> np.nda
 
     def make() -> np.ndarray:
         offs = roi.flat_offsets(directions(dims3) * distance)
-        inplane = roi._cache.get(f"glcm_2d_{distance}_{symmetric}") if dims3 else None
+        key2d = f"glcm_2d_{distance}_{symmetric}"
+        inplane = roi.cached(key2d, lambda: None) if dims3 and roi.has(key2d) else None
         if dims3:
             # in-plane directions: the per-slice matrices summed, when already computed
             todo = offs[4:] if inplane is not None else offs

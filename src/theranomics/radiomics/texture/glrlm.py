@@ -89,7 +89,7 @@ def _glrlm(roi: RoiGrid, prm: Any) -> dict[str, float]:
         nd = dirs.shape[0]
         offs = [int(o) for o in roi.flat_offsets(dirs)]
         if dim == "3d":
-            have2d = [f"runs_{o}_True" in roi._cache for o in offs[:4]]
+            have2d = [roi.has(f"runs_{o}_True") for o in offs[:4]]
             m = np.stack([run_matrix(roi, o, True).sum(axis=0) if i < 4 and have2d[i] else run_matrix(roi, o, False)
                           for i, o in enumerate(offs)]).astype(float)
             nv = np.full(nd, float(roi.n_voxels))
