@@ -237,7 +237,8 @@ def _stack(frames: list[_Frame], label: str, single_slice_spacing_mm: float | No
         for g, a, b in zip(gaps, frames[:-1], frames[1:]):
             if g < _ABS_TOL_MM:
                 raise DicomReadError(f"{label}: duplicate slice position {a.position.tolist()} mm (ImagePositionPatient) "
-                                     f"in {a.source} and {b.source}")
+                                     f"in {a.source} and {b.source} (a copied file, or several time frames or "
+                                     f"acquisitions in one series?)")
         tol = max(_ABS_TOL_MM, _REL_TOL * expected)
         for g, a, b in zip(gaps, frames[:-1], frames[1:]):
             if abs(g - expected) > tol:

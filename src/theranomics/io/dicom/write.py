@@ -283,6 +283,7 @@ def write_pet_series(image: Image, out_dir: str | Path, patient: Patient, admini
         ds.CorrectedImage = ["NORM", "DTIM", "ATTN", "SCAT", "DECY", "RAN"]
         ds.DecayCorrection = "START"
         ds.RandomsCorrectionMethod = "DLYD"
+        ds.CollimatorType = "NONE"
         ds.ActualFrameDuration = int(round(frame_duration_s * 1000.0))
         ds.DecayFactor = _ds(decay_factor)
         ds.FrameReferenceTime = _ds(reference_ms)
@@ -342,12 +343,8 @@ def write_nm_series(image: Image, out_dir: str | Path, patient: Patient, adminis
     detector = Dataset()
     detector.ImagePositionPatient = [_ds(v) for v in _position(image, 0)]
     detector.ImageOrientationPatient = _orientation(image)
-    detector.CollimatorGridName = ""
     detector.CollimatorType = ""
-    detector.FieldOfViewShape = ""
-    detector.FieldOfViewDimensions = None
-    detector.ZoomFactor = None
-    detector.CenterOfRotationOffset = None
+    detector.FocalDistance = None
     ds.DetectorInformationSequence = Sequence([detector])
     ds.NumberOfDetectors = 1
     window_range = Dataset()
@@ -363,6 +360,7 @@ def write_nm_series(image: Image, out_dir: str | Path, patient: Patient, adminis
     ds.PatientOrientationCodeSequence = Sequence()
     ds.PatientGantryRelationshipCodeSequence = Sequence()
     ds.ActualFrameDuration = int(round(frame_duration_s * 1000.0))
+    ds.CountsAccumulated = None
     if image.unit == "Bq/mL":
         ds.Units = "BQML"
     slope = slice_slope(image.array)
