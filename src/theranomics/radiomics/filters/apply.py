@@ -7,7 +7,6 @@ from typing import Any, Mapping
 import numpy as np
 
 from ...core import Image
-from ._common import check_array, check_boundary
 from .gabor import gabor_filter
 from .laws import laws_filter
 from .log import log_filter
