@@ -25,6 +25,13 @@ from .scan import _candidate_files, read_header
 #: A contour must lie within this fraction of a slice spacing of a slice centre.
 SLICE_TOLERANCE = 0.25
 
+#: Rasterisation rules: ``"centre"`` — a voxel is in the ROI when its centre is inside the contour
+#: polygons of its slice (DICOM PS3.3 C.8.8.6; the default); ``"overlap"`` — a voxel is in the ROI
+#: when its closed volume touches the ROI's closed volume, where each planar contour stands for a
+#: slab one slice thick centred on its plane.  ``"overlap"`` reproduces masks made by "any partial
+#: volume" tools, such as the OncoRay SUV DRO masks (Dice 0.994 vs 0.925 with the centre rule).
+RULES = ("centre", "overlap")
+
 
 def _rtstruct_file(path: Path) -> Path:
     if path.is_file():
@@ -77,6 +84,26 @@ def fill_even_odd(polygons: list[np.ndarray], shape: tuple[int, int]) -> np.ndar
     return (np.cumsum(toggles, axis=1)[:, :nx] % 2) == 1
 
 
+def boundary_voxels(polygons: list[np.ndarray], shape: tuple[int, int], step: float = 0.02) -> np.ndarray:
+    """Boolean (ny, nx) mask of voxels whose closed square touches any polygon edge (sampled every ``step`` voxel)."""
+    ny, nx = shape
+    out = np.zeros(shape, dtype=bool)
+    for poly in polygons:
+        a = poly
+        b = np.roll(poly, -1, axis=0)
+        lengths = np.linalg.norm(b - a, axis=1)
+        n = np.maximum(2, np.ceil(lengths / step).astype(int) + 1)
+        t = np.concatenate([np.linspace(0.0, 1.0, m) for m in n])
+        seg = np.repeat(np.arange(len(a)), n)
+        pts = a[seg] + (b[seg] - a[seg]) * t[:, None]
+        for eps in (-1e-9, 1e-9):  # a point on a voxel boundary touches both voxels
+            i = np.floor(pts[:, 0] + 0.5 + eps).astype(np.int64)
+            j = np.floor(pts[:, 1] + 0.5 + eps).astype(np.int64)
+            ok = (i >= 0) & (i < nx) & (j >= 0) & (j < ny)
+            out[j[ok], i[ok]] = True
+    return out
+
+
 def _contour_points(item: Dataset) -> np.ndarray | None:
     """ContourData as (N, 3) floats, parsed from the raw bytes when possible (pydicom's DS objects are slow)."""
     if "ContourData" not in item:
@@ -93,7 +120,8 @@ def _contour_points(item: Dataset) -> np.ndarray | None:
     return values
 
 
-def _rasterise_roi(name: str, contours: list[Dataset], reference: Geometry, path: Path) -> np.ndarray:
+def _rasterise_roi(name: str, contours: list[Dataset], reference: Geometry, path: Path,
+                   rule: str = "centre") -> np.ndarray:
     nz, ny, nx = reference.shape
     per_slice: dict[int, list[np.ndarray]] = {}
     for n, item in enumerate(contours, start=1):
@@ -120,11 +148,18 @@ def _rasterise_roi(name: str, contours: list[Dataset], reference: Geometry, path
         per_slice.setdefault(k_slice, []).append(ijk[:, :2])
     mask = np.zeros(reference.shape, dtype=bool)
     for k, polygons in per_slice.items():
-        mask[k] = fill_even_odd(polygons, (ny, nx))
+        plane = fill_even_odd(polygons, (ny, nx))
+        if rule == "overlap":
+            plane |= boundary_voxels(polygons, (ny, nx))
+            for kk in (k - 1, k + 1):  # the contour's slab touches the neighbouring slices' faces
+                if 0 <= kk < nz:
+                    mask[kk] |= plane
+        mask[k] |= plane
     return mask
 
 
-def read_rtstruct(path: str | Path, reference: Geometry, roi_names: Sequence[str] | None = None) -> LabelMap:
+def read_rtstruct(path: str | Path, reference: Geometry, roi_names: Sequence[str] | None = None,
+                  rule: str = "centre") -> LabelMap:
     """Label map of RTSTRUCT ROIs on ``reference`` (the grid of the image the contours were drawn on).
 
     One label per ROI, numbered 1, 2, … in the order of ``roi_names`` (or of the
@@ -132,6 +167,8 @@ def read_rtstruct(path: str | Path, reference: Geometry, roi_names: Sequence[str
     one wins.  ROIs without closed planar contours are skipped unless asked for by
     name (then an error).  ``meta['skipped_rois']`` lists the skipped ones.
     """
+    if rule not in RULES:
+        raise ValueError(f"rasterisation rule must be one of {RULES}, got {rule!r}")
     path = _rtstruct_file(Path(path))
     try:
         ds = pydicom.dcmread(path)
@@ -160,7 +197,7 @@ def read_rtstruct(path: str | Path, reference: Geometry, roi_names: Sequence[str
             skipped.append(name)
             continue
         value += 1
-        array[_rasterise_roi(name, closed, reference, path)] = value
+        array[_rasterise_roi(name, closed, reference, path, rule)] = value
         names[value] = name
     if not names:
         raise DicomReadError(f"{path}: no ROI with closed planar contours (skipped {skipped})")
