@@ -30,8 +30,8 @@ def _eb_location_scale(s: np.ndarray, mean_only: bool, conv: float = 1e-4, max_i
     g_hat = np.nanmean(s, axis=0)
     g_bar = g_hat.mean()
     t2 = g_hat.var(ddof=1) if g_hat.size > 1 else 1.0
-    if mean_only:
-        return (t2 * n * g_hat + g_bar) / (t2 * n + 1.0), np.ones_like(g_hat)
+    if mean_only:  # as sva::ComBat(mean.only=TRUE): postmean with n = 1, delta = 1
+        return (t2 * g_hat + g_bar) / (t2 + 1.0), np.ones_like(g_hat)
     d_hat = np.nanvar(s, axis=0, ddof=1)
     d_hat[d_hat == 0] = 1.0
     m, v = d_hat.mean(), d_hat.var(ddof=1) if d_hat.size > 1 else 0.0
