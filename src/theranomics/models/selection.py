@@ -73,6 +73,11 @@ class ICCFilter(SelectorMixin, BaseEstimator):
         self.threshold = threshold
         self.missing = missing
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # the decision uses the names only
+        return tags
+
     def fit(self, X, y=None):
         X = validate_data(self, X, dtype=float, ensure_all_finite="allow-nan")
         if self.icc is None:
@@ -150,8 +155,15 @@ class L1Selector(SelectorMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=float)
         if self.task == "classification":
             from sklearn.linear_model import LogisticRegression
-            m = LogisticRegression(C=self.C, l1_ratio=1.0, solver="liblinear", random_state=self.random_state).fit(X, y)
-            coef = np.abs(m.coef_).max(axis=0)
+            classes = np.unique(y)
+            if len(classes) < 2 or len(X) < 2:
+                raise ValueError(f"L1Selector needs >= 2 samples of >= 2 classes; got n_samples={len(X)}, "
+                                 f"{len(classes)} class")
+            targets = [y] if len(classes) <= 2 else [(y == c).astype(int) for c in classes]  # one-vs-rest
+            coef = np.zeros(X.shape[1])
+            for t in targets:
+                m = LogisticRegression(C=self.C, l1_ratio=1.0, solver="liblinear", random_state=self.random_state)
+                coef = np.maximum(coef, np.abs(m.fit(X, t).coef_).max(axis=0))
         elif self.task == "regression":
             from sklearn.linear_model import Lasso
             coef = np.abs(Lasso(alpha=1.0 / (2 * len(X) * self.C), random_state=self.random_state).fit(X, y).coef_)
