@@ -50,7 +50,7 @@ class CoxRegression(BaseEstimator):
     fitted with scikit-survival; adds standard errors from the observed information
     (:func:`cox_information`) and Wald 95 % CIs of the log-hazard ratios.
 
-    ``predict`` returns the linear predictor ``X beta`` (the risk score); ``score`` Harrell's C.
+    ``predict`` returns the centred linear predictor (the risk score); ``score`` Harrell's C.
     """
 
     def __init__(self, alpha: float = 0.0, n_iter: int = 100):
@@ -70,13 +70,14 @@ class CoxRegression(BaseEstimator):
             info = info + self.alpha * np.eye(len(self.coef_))
         self.cov_ = np.linalg.pinv(info)
         self.se_ = np.sqrt(np.diag(self.cov_))
-        self.model_ = m
+        self.mean_ = X.mean(axis=0)
         return self
 
     def predict(self, X):
+        """Linear predictor centred on the training mean, ``(X - mean_) beta`` (comparable across folds)."""
         check_is_fitted(self, "coef_")
         X = validate_data(self, X, dtype=float, reset=False)
-        return X @ self.coef_
+        return (X - self.mean_) @ self.coef_
 
     def score(self, X, y):
         from .metrics import c_index
@@ -112,11 +113,13 @@ class CoxNet(BaseEstimator):
         m = CoxnetSurvivalAnalysis(alphas=[self.alpha], l1_ratio=self.l1_ratio, max_iter=self.max_iter,
                                    normalize=False, fit_baseline_model=False).fit(X, y)
         self.coef_ = np.asarray(m.coef_)[:, 0]
+        self.mean_ = X.mean(axis=0)
         return self
 
     def predict(self, X):
+        """Linear predictor centred on the training mean, ``(X - mean_) beta``."""
         check_is_fitted(self, "coef_")
-        return validate_data(self, X, dtype=float, reset=False) @ self.coef_
+        return (validate_data(self, X, dtype=float, reset=False) - self.mean_) @ self.coef_
 
     def score(self, X, y):
         from .metrics import c_index
