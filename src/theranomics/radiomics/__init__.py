@@ -9,8 +9,8 @@ Texture families live in :mod:`theranomics.radiomics.texture`, IBSI-2 filters in
 :mod:`theranomics.radiomics.filters`.
 """
 from .settings import (DiscretisationSettings, InterpolationSettings, IVHSettings, RadiomicsSettings,
-                       ResegmentationSettings, SettingsError, TextureSettings, digital_phantom, ibsi_config,
-                       load_settings, modality_defaults, save_settings)
+                       ResegmentationSettings, SettingsError, TextureSettings, digital_phantom, ibsi2_config,
+                       ibsi_config, load_settings, modality_defaults, save_settings)
 
 
 def __getattr__(name: str):
@@ -26,6 +26,6 @@ def __getattr__(name: str):
 
 
 __all__ = ["DiscretisationSettings", "InterpolationSettings", "IVHSettings", "RadiomicsSettings",
-           "ResegmentationSettings", "SettingsError", "TextureSettings", "digital_phantom", "ibsi_config",
+           "ResegmentationSettings", "SettingsError", "TextureSettings", "digital_phantom", "ibsi_config", "ibsi2_config",
            "load_settings", "modality_defaults", "save_settings", "extract_features", "to_long", "extract_roi",
            "feature_catalogue", "feature_info"]

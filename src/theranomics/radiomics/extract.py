@@ -22,7 +22,7 @@ from . import catalogue as _catalogue
 from .features import (intensity_histogram, intensity_statistics, intensity_volume_histogram,
                        local_intensity, morphology)
 from .processing import discretise, process_roi, source_slices
-from .settings import RadiomicsSettings, TEXTURE_FAMILIES
+from .settings import RadiomicsSettings, ResegmentationSettings, TEXTURE_FAMILIES
 
 __all__ = ["extract_features", "extract_roi", "to_long"]
 
@@ -70,13 +70,16 @@ def extract_roi(array: np.ndarray, mask: np.ndarray, spacing_mm: tuple[float, fl
             out.update(local_intensity(roi.image, roi.int_mask, roi.spacing_mm))
         if "statistics" in fams:
             out.update(intensity_statistics(roi.values))
+        # a response map has its own intensity range: FBS bins start at its minimum, not at the
+        # re-segmentation bound of the unfiltered image (unless discretisation.lower_bound is set)
+        reseg = settings.resegmentation if settings.filter is None else ResegmentationSettings()
         need_levels = "intensity_histogram" in fams or any(f in fams for f in TEXTURE_FAMILIES)
         if need_levels:
-            levels, n_levels = discretise(roi.image, roi.int_mask, settings.discretisation, settings.resegmentation)
+            levels, n_levels = discretise(roi.image, roi.int_mask, settings.discretisation, reseg)
             if "intensity_histogram" in fams:
                 out.update(intensity_histogram(levels[roi.int_mask], n_levels))
         if "ivh" in fams:
-            out.update(intensity_volume_histogram(roi.values, settings.ivh, settings.resegmentation))
+            out.update(intensity_volume_histogram(roi.values, settings.ivh, reseg))
         if texture_functions is None:
             texture_functions, _ = _texture_functions(settings)
         if texture_functions:

@@ -2,7 +2,9 @@
 
 Order (IBSI fig. 2.1): round input → interpolate image and ROI → round intensities → threshold
 the ROI at the partial-volume threshold (morphological mask) → re-segment by range and outliers
-(intensity mask) → discretise.  Nothing is computed on the whole volume: the output grid is the
+(intensity mask) → [IBSI 2: convolutional filter of the interpolated image] → discretise.
+With a filter the crop gets an extra margin of the filter's reach, so that the response inside
+the ROI (and its 1 cm³ peak sphere) equals that of the filtered whole image.  Nothing is computed on the whole volume: the output grid is the
 IBSI centre-aligned grid of the *whole* image (so results equal whole-image processing), but
 only the part covering the ROI's bounding box plus a margin is ever evaluated.
 
@@ -22,7 +24,7 @@ from .settings import (DiscretisationSettings, InterpolationSettings, IVHSetting
 
 __all__ = [
     "PEAK_RADIUS_MM", "ResampleGrid", "ProcessedROI", "interpolation_grid", "process_roi",
-    "source_slices", "resegment", "discretise", "discretise_fbn", "discretise_fbs", "ivh_levels", "image_diagnostics",
+    "source_slices", "filter_margin_voxels", "resegment", "discretise", "discretise_fbn", "discretise_fbs", "ivh_levels", "image_diagnostics",
 ]
 
 #: Radius of the 1 cm³ sphere of the local intensity peak: (3·1000 mm³ / 4π)^(1/3) (IBSI 3.2).
@@ -77,7 +79,8 @@ class ProcessedROI:
     """One ROI after IBSI processing, on a crop of the processed grid.
 
     ``image``: processed intensities (float) on the crop, including a margin of at least
-    :data:`PEAK_RADIUS_MM` around the ROI where the image extends that far;
+    :data:`PEAK_RADIUS_MM` around the ROI where the image extends that far (when local intensity
+    features are requested); with an IBSI-2 filter, the response map;
     ``morph_mask``: interpolated, thresholded ROI (IBSI morphological mask);
     ``int_mask``: ``morph_mask`` after re-segmentation (IBSI intensity mask);
     ``spacing_mm``: (x, y, z) of the processed grid; ``crop_start``: (k, j, i) of ``image[0, 0, 0]``
@@ -153,6 +156,56 @@ def _sample(src: np.ndarray, coords: list[np.ndarray], order: int) -> np.ndarray
     return ndimage.map_coordinates(src, grid, order=order, mode="nearest", prefilter=order > 1)
 
 
+#: Margin standing for "the whole image": filters applied in the Fourier domain (Simoncelli,
+#: Riesz) have a transfer function defined on the DFT grid of the image they are applied to, so
+#: their response inside the ROI depends on the extent of that image; they get the whole grid.
+WHOLE_IMAGE = 1 << 30
+
+
+def filter_margin_voxels(filter_settings, spacing_mm: tuple[float, float, float]) -> tuple[int, int, int]:
+    """Reach (k, j, i) in voxels of an IBSI-2 filter on a grid of ``spacing_mm`` (x, y, z): the crop
+    margin that makes the response inside the ROI equal to that of the filtered whole image
+    (:data:`WHOLE_IMAGE` for Fourier-domain filters; 0 across slices for 2-D filters)."""
+    if filter_settings is None:
+        return (0, 0, 0)
+    s = filter_settings
+    sk = np.asarray(spacing_mm[::-1], dtype=float)
+    in_plane = np.array([s.dims == "3d", True, True])
+    if s.filter == "mean":
+        reach = np.full(3, (s.support_voxels - 1) // 2)
+    elif s.filter == "log":
+        truncate = s.truncate if s.truncate is not None else 4.0
+        reach = np.floor(truncate * s.sigma_mm / sk + 0.5).astype(int) + 1
+    elif s.filter == "laws":
+        energy = 7 if s.energy_distance is None else int(s.energy_distance)
+        reach = np.full(3, 2 + energy)
+    elif s.filter == "gabor":
+        truncate = s.truncate if s.truncate is not None else 4.0
+        gamma = s.gamma if s.gamma is not None else 1.0
+        reach = np.ceil(truncate * s.sigma_mm * max(1.0, 1.0 / gamma) / sk).astype(int) + 1
+        in_plane = np.array([bool(s.orthogonal_planes), True, True])
+    elif s.filter == "wavelet":
+        from .filters import wavelet_coefficients
+        n = len(wavelet_coefficients(s.wavelet)[0])
+        level = s.level or 1
+        reach = np.full(3, sum(n * 2 ** (j - 1) for j in range(1, level + 1)))
+    else:  # simoncelli
+        reach = np.full(3, WHOLE_IMAGE)
+    if getattr(s, "riesz_order", None) is not None:
+        reach = np.full(3, WHOLE_IMAGE)
+    return tuple(int(r) if use else 0 for r, use in zip(reach, in_plane))
+
+
+def _margins(grid: ResampleGrid, settings: RadiomicsSettings) -> list[int]:
+    """Crop margin per axis (k, j, i): the 1 cm³ peak sphere (when local intensity features are
+    asked for) plus the filter's reach."""
+    spacing_kji = grid.spacing_mm[::-1]
+    peak = [int(math.ceil(PEAK_RADIUS_MM / s)) if "local_intensity" in settings.families else 0
+            for s in spacing_kji]
+    extra = filter_margin_voxels(getattr(settings, "filter", None), grid.spacing_mm)
+    return [p + e for p, e in zip(peak, extra)]
+
+
 def source_slices(box: tuple[slice, slice, slice], full_shape: tuple[int, int, int],
                   spacing_mm: tuple[float, float, float], settings: RadiomicsSettings) -> tuple[slice, slice, slice]:
     """Part of the input volume that :func:`process_roi` reads for an ROI with bounding box ``box``.
@@ -162,8 +215,7 @@ def source_slices(box: tuple[slice, slice, slice], full_shape: tuple[int, int, i
     """
     grid = interpolation_grid(full_shape, spacing_mm, settings.interpolation)
     order = _ORDER[settings.interpolation.interpolator]
-    margin = [int(math.ceil(PEAK_RADIUS_MM / s)) for s in grid.spacing_mm[::-1]]
-    _, in_rng = _axis_ranges(box, grid, full_shape, margin, order)
+    _, in_rng = _axis_ranges(box, grid, full_shape, _margins(grid, settings), order)
     return tuple(slice(a, b + 1) for a, b in in_rng)
 
 
@@ -195,9 +247,7 @@ def process_roi(array: np.ndarray, mask: np.ndarray, spacing_mm: tuple[float, fl
     interp = settings.interpolation
     grid = interpolation_grid(full_shape, spacing_mm, interp)
     order = _ORDER[interp.interpolator]
-    spacing_kji = grid.spacing_mm[::-1]
-    margin = [int(math.ceil(PEAK_RADIUS_MM / s)) for s in spacing_kji]
-    out_rng, in_rng = _axis_ranges(box, grid, full_shape, margin, order)
+    out_rng, in_rng = _axis_ranges(box, grid, full_shape, _margins(grid, settings), order)
     if any(a < o or b + 1 > o + n for (a, b), o, n in zip(in_rng, origin, array.shape)):
         raise ValueError(f"the image crop (origin {origin}, shape {array.shape}) does not contain the region "
                          f"{in_rng} that processing needs; crop with source_slices()")
@@ -234,6 +284,9 @@ def process_roi(array: np.ndarray, mask: np.ndarray, spacing_mm: tuple[float, fl
     int_mask = resegment(image, roi, settings.resegmentation)
     _mask_stats("int_mask", "reseg", int_mask, image, grid.shape, diag)
     _mask_stats("morph_mask", "reseg", roi, image, grid.shape, diag)
+    if getattr(settings, "filter", None) is not None:
+        from .filters import filter_array
+        image = filter_array(image, settings.filter, spacing_mm=grid.spacing_mm)
     return ProcessedROI(image=image, morph_mask=roi, int_mask=int_mask, spacing_mm=grid.spacing_mm,
                         crop_start=tuple(r[0] for r in out_rng), grid_shape=grid.shape, diagnostics=diag)
 

@@ -13,6 +13,7 @@ dictionary of these dataclasses, keys = field names, e.g.::
     texture: {distance: 1, dims: [3d], glcm_symmetric: true, ngldm_alpha: 0,
               distance_norm: chebyshev}
     families: [morphology, local_intensity, statistics, intensity_histogram, ivh, glcm, ...]
+    filter: {filter: log, sigma_mm: 1.5, boundary: mirror, dims: 3d}   # optional, IBSI 2
 
 Missing keys take the defaults below; unknown keys and invalid values raise
 :class:`SettingsError` naming the key.
@@ -29,7 +30,8 @@ from typing import Any, Mapping
 __all__ = [
     "SettingsError", "InterpolationSettings", "ResegmentationSettings", "DiscretisationSettings",
     "IVHSettings", "TextureSettings", "RadiomicsSettings", "ALL_FAMILIES", "TEXTURE_FAMILIES",
-    "ibsi_config", "digital_phantom", "modality_defaults", "load_settings", "save_settings",
+    "ibsi_config", "ibsi2_config", "IBSI2_FILTER_IDS", "digital_phantom", "modality_defaults", "load_settings",
+    "save_settings",
 ]
 
 #: Non-texture families computed by :mod:`theranomics.radiomics.features`.
@@ -234,7 +236,11 @@ class RadiomicsSettings:
     ``round_input``: cast to float and round to integers before anything else (IBSI CT phantom:
     the NIfTI stores HU as floats).  ``families``: which feature families to compute
     (see :data:`ALL_FAMILIES`).  ``morphology_spatial``: also compute Moran's I and Geary's C
-    (O(N²) in the number of ROI voxels — slow for large ROIs).
+    (O(N²) in the number of ROI voxels — slow for large ROIs).  ``filter``: an IBSI-2
+    :class:`~theranomics.radiomics.filters.FilterSettings` (or its dict); the response map replaces
+    the image after interpolation, and the intensity mask is re-segmented on the *unfiltered*
+    intensities (IBSI 2 reference manual, phase 2), so features describe the response map inside
+    the same ROI.  Morphology is unaffected by the filter.
     """
 
     interpolation: InterpolationSettings = field(default_factory=InterpolationSettings)
@@ -246,8 +252,11 @@ class RadiomicsSettings:
     round_input: bool = False
     morphology_spatial: bool = False
     name: str = "custom"
+    filter: Any = None
 
     def __post_init__(self) -> None:
+        if self.filter is not None:
+            object.__setattr__(self, "filter", _filter_settings(self.filter, "RadiomicsSettings.filter"))
         for key, cls in _SECTIONS.items():
             value = getattr(self, key)
             if isinstance(value, Mapping):
@@ -272,6 +281,8 @@ class RadiomicsSettings:
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (lists instead of tuples), keys = field names."""
         def plain(v: Any) -> Any:
+            if hasattr(v, "to_dict") and not isinstance(v, RadiomicsSettings):
+                return v.to_dict()  # FilterSettings: only the parameters that are set
             if dataclasses.is_dataclass(v):
                 return {f.name: plain(getattr(v, f.name)) for f in fields(v)}
             if isinstance(v, tuple):
@@ -298,11 +309,27 @@ class RadiomicsSettings:
                 except SettingsError as exc:
                     msg = str(exc)
                     raise SettingsError(msg if msg.startswith(source) else f"{source}: {msg}") from None
+            elif key == "filter" and value is not None:
+                value = _filter_settings(value, f"{source}: filter")
             kwargs[key] = value
         try:
             return cls(**kwargs)
         except SettingsError as exc:
             raise SettingsError(f"{source}: {exc}") from None
+
+
+def _filter_settings(value: Any, where: str) -> Any:
+    """A FilterSettings from itself or a mapping; errors become SettingsError naming ``where``."""
+    from .filters import FilterSettings  # imported on use: the filter package pulls in scipy.fft etc.
+    if isinstance(value, FilterSettings):
+        return value
+    if not isinstance(value, Mapping):
+        raise SettingsError(f"{where} must be a mapping of filter parameters (e.g. {{filter: log, sigma_mm: 1.5}}), "
+                            f"got {value!r}")
+    try:
+        return FilterSettings.from_dict(dict(value))
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(f"{where}: {exc}") from None
 
 
 def _section_from_dict(cls: type, data: Mapping[str, Any], where: str) -> Any:
@@ -410,6 +437,61 @@ def ibsi_config(config: str) -> RadiomicsSettings:
             ivh=IVHSettings("fbn", n_bins=1000),
             texture=TextureSettings(dims=("3d",)), **common)
     raise SettingsError(f"unknown IBSI configuration {config!r}; expected one of 'A', 'B', 'C', 'D', 'E'")
+
+
+#: IBSI-2 phase-2 filter identifiers (reference manual arXiv:2006.05470, phase 2), 1 = unfiltered.
+IBSI2_FILTER_IDS = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
+
+
+def _ibsi2_filter(number: str, three_d: bool) -> dict[str, Any] | None:
+    dims = "3d" if three_d else "2d"
+    common = {"boundary": "mirror", "dims": dims}
+    if number == "1":
+        return None
+    if number == "2":
+        return {"filter": "mean", "support_voxels": 5, **common}
+    if number == "3":
+        return {"filter": "log", "sigma_mm": 1.5, "truncate": 4.0, **common}
+    if number == "4":
+        return {"filter": "laws", "kernel": "L5E5E5" if three_d else "L5E5", "energy_distance": 7,
+                "rotation_invariance": True, "pooling": "max", **common}
+    if number == "5":
+        return {"filter": "gabor", "sigma_mm": 5.0, "wavelength_mm": 2.0, "gamma": 1.5, "theta_rad": 0.0,
+                "theta_step_rad": math.pi / 8.0, "rotation_invariance": True, "pooling": "average",
+                "orthogonal_planes": three_d, "boundary": "mirror"}
+    if number in ("6", "7"):
+        level = 1 if number == "6" else 2
+        response = ("LLH" if three_d else "LH") if number == "6" else ("HHH" if three_d else "HH")
+        return {"filter": "wavelet", "wavelet": "db3", "response": response, "level": level,
+                "rotation_invariance": True, "pooling": "average", **common}
+    return {"filter": "simoncelli", "level": 1 if number == "8" else 2, **common}
+
+
+def ibsi2_config(filter_id: str) -> RadiomicsSettings:
+    """IBSI-2 phase-2 configurations "1.A" … "9.B" on the IBSI-1 CT phantom (intensity statistics only).
+
+    A (2D): no interpolation, filters applied slice by slice; B (3D): tricubic-spline interpolation
+    to 1 × 1 × 1 mm with intensities rounded to integers, ROI trilinear ≥ 0.5, filters in 3D.  Both: re-segmentation [−1000, 400] HU of
+    the unfiltered image, mirror boundary.  Filters: 1 none; 2 mean (5 voxels); 3 LoG (σ 1.5 mm,
+    4σ); 4 Laws L5E5(E5) energy (δ 7), rotation invariant, max pooling; 5 Gabor (σ 5 mm, λ 2 mm,
+    γ 1.5, θ step π/8, average pooling; B: orthogonal planes); 6 db3 LH / LLH level 1 and 7 db3
+    HH / HHH level 2, rotation invariant, average pooling; 8 / 9 Simoncelli level 1 / 2.
+    """
+    key = str(filter_id).upper().replace("_", ".")
+    number, _, config = key.partition(".")
+    if number not in IBSI2_FILTER_IDS or config not in ("A", "B"):
+        raise SettingsError(f"unknown IBSI-2 phase-2 configuration {filter_id!r}; expected '<1-9>.A' or '<1-9>.B', "
+                            "e.g. '3.B'")
+    three_d = config == "B"
+    interp = (InterpolationSettings("3d", (1.0, 1.0, 1.0), "cubic", True, "linear", 0.5) if three_d
+              else InterpolationSettings("none"))
+    return RadiomicsSettings(
+        interpolation=interp,
+        resegmentation=ResegmentationSettings(-1000.0, 400.0),
+        discretisation=DiscretisationSettings("none", n_bins=None),
+        texture=TextureSettings(dims=("3d",) if three_d else ("2d",)),
+        families=("statistics",), round_input=True, name=f"ibsi2_{key}",
+        filter=_ibsi2_filter(number, three_d))
 
 
 def modality_defaults(modality: str) -> RadiomicsSettings:
