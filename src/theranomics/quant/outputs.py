@@ -20,7 +20,7 @@ def _atomic_json(obj, path: Path) -> None:
     tmp.replace(path)
 
 
-def write_quant_outputs(result: QuantResult, out_dir: str | Path, *, source_files: Iterable[Path] | None = None,
+def write_quant_outputs(result: QuantResult, out_dir: str | Path, *, source_files=None,
                         inputs: Iterable[str | Path] = (), patient_id: str | None = None,
                         extra_parameters: dict | None = None) -> dict[str, Path]:
     """Write every output of :func:`theranomics.quant.pipeline.quantify` into ``out_dir``."""
@@ -41,7 +41,8 @@ def write_quant_outputs(result: QuantResult, out_dir: str | Path, *, source_file
     paths["lesions_nifti"] = write_nifti(result.lesions, out / "lesions.nii.gz")
     if source_files is not None and result.lesions.labels:
         from ..io.dicom import write_seg
-        paths["lesions_seg"] = write_seg(result.lesions, list(source_files), out / "lesions_seg.dcm",
+        source = source_files if hasattr(source_files, "datasets") else list(source_files)
+        paths["lesions_seg"] = write_seg(result.lesions, source, out / "lesions_seg.dcm",
                                          series_description="Theranomics lesions")
     summary = {
         "patient_id": patient_id,

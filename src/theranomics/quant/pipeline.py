@@ -4,10 +4,10 @@ reference regions, whole-body burden, staging and eligibility.
 
 Organ-adaptive detection: organs with intense physiologic uptake (kidneys, bladder, salivary
 and lacrimal glands, bowel) are excluded, dilated by ``exclusion_margin_mm`` to absorb the PSF
-spill-out; organs that host metastases and have moderate uptake (liver, spleen for PSMA) are
-kept, with the detection threshold raised inside them to 1.5 × organ mean + 2 SD (the PERCIST
-rule applied to the organ itself), so that a hot liver lesion is found while the normal liver
-is not.
+spill-out; organs that host metastases and have moderate uptake (liver, spleen) are kept, with
+the detection threshold raised inside them — and in the same margin around them, where their
+blurred edge spills out — to the organ's background + ``adaptive_organ_sd`` × its noise SD
+(robust median and MAD), so that a hot liver lesion is found while the normal liver is not.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from ..io.sitk import resample_to
 from ..segment import (ReferenceRegionError, blood_pool_reference, ct_body_mask, ct_bone_mask, fixed_threshold,
                        gradient_watershed, label_components, liver_reference, organ_reference, percist_threshold,
                        qpsma_liver_threshold, relative_isocontour)
+from ..segment.components import label_order, split_touching
 from ..segment.exclusion import organ_exclusion_mask
 from . import biomarkers, regions, staging
 
@@ -40,7 +41,7 @@ EXCLUDED_ORGANS = {
              "pituitary", "adrenal", "adrenal_left", "adrenal_right"),
 }
 #: Organs kept, with an organ-specific raised threshold (they host metastases).
-ADAPTIVE_ORGANS = {"psma": ("liver", "spleen"), "sstr": ("liver", "spleen")}
+ADAPTIVE_ORGANS = {"psma": ("liver", "spleen", "prostate"), "sstr": ("liver", "spleen")}
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,12 @@ class QuantifySettings:
     tracer_family: str = "psma"
     tracer: str = "psma-11"
     exclusion_margin_mm: float = 8.0
-    adaptive_organ_sd: float = 2.0
+    adaptive_organ_sd: float = 4.0
     liver_sphere_mm: float = 30.0
     bone_threshold_hu: float = 150.0
+    split_touching: bool = True
+    split_prominence_fraction: float = 0.3
+    isocontour_background: str | float = "local"
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -141,7 +145,8 @@ def quantify(suv: Image, *, ct: Image | None = None, organs: LabelMap | None = N
                     # robust organ statistics (median, MAD) so that the lesions inside do not inflate them
                     med = float(np.median(v))
                     sd = 1.4826 * float(np.median(np.abs(v - med)))
-                    organ_floor[m] = 1.5 * med + settings.adaptive_organ_sd * sd
+                    around = organ_exclusion_mask(organs_pet, suv, (organ,), settings.exclusion_margin_mm)
+                    organ_floor[around] = np.maximum(organ_floor[around], med + settings.adaptive_organ_sd * sd)
     if ct_pet is not None:
         exclude |= ~ct_body_mask(ct_pet)
     bone = None
@@ -165,18 +170,22 @@ def quantify(suv: Image, *, ct: Image | None = None, organs: LabelMap | None = N
     threshold = np.maximum(base, organ_floor)
     detected = (values >= threshold) & ~exclude
     candidates = label_components(detected, suv.geometry, settings.min_volume_ml, values)
+    if settings.split_touching and candidates.labels:
+        candidates = split_touching(values, candidates, min_prominence_fraction=settings.split_prominence_fraction,
+                                    floor=threshold)
     timings["detection"] = time.perf_counter() - t
 
     # -- delineation ------------------------------------------------------------------------
     t = time.perf_counter()
     if method in ("iso41", "iso50") or settings.isocontour_fraction is not None:
         fraction = settings.isocontour_fraction or {"iso41": 0.41, "iso50": 0.50}[method]
-        lesions = relative_isocontour(suv, candidates, fraction, exclude=exclude, min_volume_ml=settings.min_volume_ml)
+        lesions = relative_isocontour(suv, candidates, fraction, exclude=exclude, min_volume_ml=settings.min_volume_ml,
+                                      background_suv=settings.isocontour_background)
     elif method == "gradient":
         lesions = gradient_watershed(suv, candidates, exclude=exclude)
     else:
         lesions = candidates
-    lesions = _renumber(lesions, values, settings.min_volume_ml)
+    lesions = label_order(lesions, values)
     timings["delineation"] = time.perf_counter() - t
 
     # -- tables -----------------------------------------------------------------------------
@@ -206,19 +215,6 @@ def quantify(suv: Image, *, ct: Image | None = None, organs: LabelMap | None = N
             warnings.append(f"PSMA expression score not computed: {exc}")
     timings["tables"] = time.perf_counter() - t
     return QuantResult(suv, lesions, table, wb, refs, stage, decisions, settings, timings, warnings)
-
-
-def _renumber(lesions: LabelMap, values: np.ndarray, min_volume_ml: float) -> LabelMap:
-    """Consecutive lesion ids 1..N by decreasing SUVmax (components of each label are kept together)."""
-    present = lesions.labels
-    if not present:
-        return lesions
-    maxima = {lab: float(values[lesions.array == lab].max()) for lab in present}
-    order = sorted(present, key=lambda lab: -maxima[lab])
-    remap = np.zeros(int(lesions.array.max()) + 1, dtype=np.int32)
-    for new, old in enumerate(order, start=1):
-        remap[old] = new
-    return LabelMap(remap[lesions.array], lesions.geometry, {i: f"lesion_{i}" for i in range(1, len(order) + 1)})
 
 
 def _eligibility(table: pd.DataFrame, refs: dict, settings: QuantifySettings) -> list[dict]:

@@ -41,7 +41,7 @@ def quantify_folder(pet_dir, out_dir, *, ct=None, organs=None, suv_type: str = "
     result.timings_s = timings
     t = time.perf_counter()
     inputs = [p for p in (pet_dir, ct, organs) if p is not None]
-    paths = write_quant_outputs(result, out_dir, source_files=series.files if write_seg else None, inputs=inputs,
+    paths = write_quant_outputs(result, out_dir, source_files=series if write_seg else None, inputs=inputs,
                                 patient_id=patient_id, extra_parameters={"suv_type": resolve_suv_type(suv_type)})
     timings["write_outputs"] = time.perf_counter() - t
     if write_report:

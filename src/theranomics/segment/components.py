@@ -42,3 +42,48 @@ def label_components(mask: np.ndarray, geometry: Geometry, min_volume_ml: float 
         remap[old + 1] = new
     out = remap[labels]
     return LabelMap(out, geometry, {i: f"{name_prefix}_{i}" for i in range(1, len(order) + 1)})
+
+
+def split_touching(values: np.ndarray, labels: LabelMap, *, min_prominence_fraction: float = 0.3,
+                   floor: float | np.ndarray = 0.0) -> LabelMap:
+    """Split components that hold several distinct maxima (touching lesions) by a watershed on
+    −values from the h-maxima markers, h = ``min_prominence_fraction`` × (max − floor) of each
+    component.  Labels are renumbered 1..N by decreasing maximum."""
+    from skimage.morphology import h_maxima
+    from skimage.segmentation import watershed
+
+    values = np.asarray(values, dtype=float)
+    out = np.zeros(labels.shape, dtype=np.int32)
+    next_label = 1
+    for lab, box in enumerate(ndimage.find_objects(labels.array), start=1):
+        if box is None:
+            continue
+        comp = labels.array[box] == lab
+        local = np.where(comp, values[box], values[box][comp].min())
+        fl = float(np.min(floor[box][comp])) if np.ndim(floor) else float(floor)
+        h = min_prominence_fraction * (local.max() - fl)
+        markers, n = ndimage.label(h_maxima(local, h) & comp, structure=FULL_CONNECTIVITY) if h > 0 else (None, 1)
+        view = out[box]
+        if n <= 1:
+            view[comp] = next_label
+            next_label += 1
+            continue
+        parts = watershed(-local, markers, mask=comp)
+        for p in range(1, n + 1):
+            view[parts == p] = next_label
+            next_label += 1
+    relabelled = LabelMap(out, labels.geometry, {})
+    return label_order(relabelled, values)
+
+
+def label_order(labels: LabelMap, values: np.ndarray, name_prefix: str = "lesion") -> LabelMap:
+    """Renumber labels 1..N by decreasing maximum of ``values`` (deterministic lesion ids)."""
+    present = labels.labels
+    if not present:
+        return LabelMap(np.zeros(labels.shape, np.int32), labels.geometry, {})
+    maxima = ndimage.maximum(values, labels.array, present)
+    order = [present[i] for i in np.argsort(-np.asarray(maxima), kind="stable")]
+    remap = np.zeros(int(labels.array.max()) + 1, dtype=np.int32)
+    for new, old in enumerate(order, start=1):
+        remap[old] = new
+    return LabelMap(remap[labels.array], labels.geometry, {i: f"{name_prefix}_{i}" for i in range(1, len(order) + 1)})

@@ -44,16 +44,31 @@ def fixed_threshold(image: Image, threshold_suv: float, *, exclude: np.ndarray |
     return label_components(mask, image.geometry, min_volume_ml, suv, connectivity)
 
 
+def local_background(values: np.ndarray, region: np.ndarray, inner_voxels: int = 2, outer_voxels: int = 4,
+                     allowed: np.ndarray | None = None) -> float:
+    """Median of ``values`` in a shell ``inner_voxels``–``outer_voxels`` outside ``region`` (a local
+    background for background-corrected isocontours; Erdi et al. 1997, Schaefer et al. 2008)."""
+    inner = ndimage.binary_dilation(region, iterations=inner_voxels)
+    outer = ndimage.binary_dilation(region, iterations=outer_voxels)
+    shell = outer & ~inner
+    if allowed is not None:
+        shell &= allowed
+    return float(np.median(values[shell])) if shell.any() else 0.0
+
+
 def relative_isocontour(image: Image, candidates: LabelMap, fraction: float = 0.41, *,
                         exclude: np.ndarray | None = None, min_volume_ml: float = 0.0,
-                        background_suv: float = 0.0) -> LabelMap:
+                        background_suv: float | str = 0.0, fill_holes: bool = True) -> LabelMap:
     """Per-lesion isocontour: for each candidate lesion, the connected region around its
     maximum with SUV ≥ background + ``fraction`` × (SUVmax − background).
 
-    ``fraction`` 0.41 (EANM FDG guideline), 0.40 or 0.50 (PSMA-TV50).  The region may grow
-    beyond the candidate (a lesion's boundary at 41 % of a high maximum can lie below a fixed
-    detection threshold) but never into another candidate's maximum region; each candidate
-    keeps its own label number.
+    ``fraction`` 0.41 (EANM FDG guideline), 0.40 or 0.50 (PSMA-TV50).  ``background_suv`` is a
+    number, or ``"local"`` for the median in a shell around each candidate (needed for lesions
+    in organs with uptake, e.g. the liver).  The region may grow beyond the candidate (a
+    lesion's boundary at 41 % of a high maximum can lie below a fixed detection threshold) but
+    never into another candidate; each candidate keeps its own label number.  With
+    ``fill_holes`` an enclosed cold core (necrosis) belongs to the lesion, as in its delineation
+    on CT.
     """
     if not 0 < fraction < 1:
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")
@@ -70,7 +85,13 @@ def relative_isocontour(image: Image, candidates: LabelMap, fraction: float = 0.
         peak_local = np.unravel_index(int(np.argmax(local)), local.shape)
         peak = tuple(s.start + p for s, p in zip(box, peak_local))
         suv_max = suv[peak]
-        level = background_suv + fraction * (suv_max - background_suv)
+        if background_suv == "local":
+            lbox = tuple(slice(max(0, s.start - 6), min(n, s.stop + 6)) for s, n in zip(box, image.shape))
+            region = candidates.array[lbox] == label
+            bg = min(local_background(suv[lbox], region, allowed=allowed[lbox] & (candidates.array[lbox] == 0)), suv_max)
+        else:
+            bg = float(background_suv)
+        level = bg + fraction * (suv_max - bg)
         # grow within a generous box: the isocontour cannot extend further than the region above `level`
         margin = 6
         gbox = tuple(slice(max(0, s.start - margin), min(n, s.stop + margin)) for s, n in zip(box, image.shape))
@@ -82,6 +103,8 @@ def relative_isocontour(image: Image, candidates: LabelMap, fraction: float = 0.
         if lab[seed] == 0:
             continue
         region = lab == lab[seed]
+        if fill_holes:
+            region = ndimage.binary_fill_holes(region) & ((out[gbox] == 0) & ~other)
         touches_edge = any(region.take(0, axis=a).any() and gbox[a].start > 0 or
                            region.take(-1, axis=a).any() and gbox[a].stop < image.shape[a] for a in range(3))
         if touches_edge:  # rare: very extended region; redo on the full volume

@@ -186,9 +186,19 @@ def test_seg_round_trip_on_pet_and_ct_sources(tmp_path, dro_root, make_image, pa
     array[3, 3, 3] = 7
     labels = LabelMap(array, pet.geometry, {2: "lesion A", 5: "lesion B", 7: "dot", 9: "absent"})
     path = write_seg(labels, dro_root / "DRO_0_0" / "PT", tmp_path / "seg.dcm", uid_seed="s")
-    for back in (read_seg(path), read_seg(path, pet.geometry)):
-        np.testing.assert_array_equal(back.array, array)
-        assert back.names == labels.names and back.geometry.same_grid(pet.geometry)
+    back = read_seg(path, pet.geometry)
+    np.testing.assert_array_equal(back.array, array)
+    assert back.names == labels.names and back.geometry.same_grid(pet.geometry)
+    # without a reference grid, the SEG (empty frames omitted) spans the slices that hold segments;
+    # every labelled voxel keeps its world position and label
+    alone = read_seg(path)
+    assert alone.names == labels.names
+    for value in (2, 5, 7):
+        kji = np.argwhere(array == value)
+        world = pet.geometry.index_to_world(kji[:, ::-1].astype(float))
+        ijk = np.rint(alone.geometry.world_to_index(world)).astype(int)
+        assert np.all(alone.array[ijk[:, 2], ijk[:, 1], ijk[:, 0]] == value)
+        assert (alone.array == value).sum() == len(kji)
     seg = hd.seg.segread(path)
     assert seg.SeriesDescription == "Lesions" and seg.number_of_segments == 4
     assert [s.SegmentLabel for s in seg.SegmentSequence] == ["lesion A", "lesion B", "dot", "absent"]

@@ -34,13 +34,14 @@ def write_seg(labels: LabelMap, source_files: Sequence[str | Path] | str | Path,
     """Write ``labels`` (on the grid of the source series) as a BINARY SEG; returns ``out_path``.
 
     ``source_files`` is the image series the labels were drawn on (a folder or files,
-    one file per slice).  Every label in the array or in ``labels.names`` becomes a
+    one file per slice, or an already read :class:`DicomSeries`).  Every label in the array or in ``labels.names`` becomes a
     segment named after ``labels.names`` (``label_<v>`` when unnamed).  An all-zero
     label map raises :class:`DicomWriteError` (a SEG needs at least one segmented voxel).
     """
     if not isinstance(labels, LabelMap):
         raise DicomWriteError(f"write_seg: expected a theranomics LabelMap, got {type(labels).__name__}")
-    source = read_series(source_files)
+    from .series import DicomSeries
+    source = source_files if isinstance(source_files, DicomSeries) else read_series(source_files)
     try:
         labels.geometry.require_same_grid(source.image.geometry, "label map and SEG source series")
     except GeometryError as exc:
@@ -93,7 +94,7 @@ def _segmentation(source, pixel_array, descriptions, series_uid, series_number, 
         manufacturer_model_name="theranomics",
         software_versions=_version(),
         device_serial_number="0",
-        omit_empty_frames=False,
+        omit_empty_frames=True,  # only frames that hold a segment: ~100x smaller and faster for lesions
     )
 
 
