@@ -119,5 +119,5 @@ def test_default_settings_follow_the_unit():
     args = argparse.Namespace(settings=None, preset=None)
     names = {unit: settings_for(args, Image.from_array(np.zeros((2, 2, 2)), unit=unit)).name
              for unit in ("Gy", "Gy/h", "SUVbw", "HU", "1")}
-    assert names == {"Gy": "dose_Gy_default", "Gy/h": "dose_Gy_default", "SUVbw": "PET_SUV_default",
+    assert names == {"Gy": "dose_Gy_default", "Gy/h": "dose_rate_Gy_per_h_default", "SUVbw": "PET_SUV_default",
                      "HU": "CT_default", "1": "custom"}

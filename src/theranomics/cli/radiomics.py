@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 #: --preset names -> how to build them (see theranomics.radiomics.settings)
-PRESETS = ("ibsi-A", "ibsi-B", "ibsi-C", "ibsi-D", "ibsi-E", "digital-phantom", "CT", "PET", "DOSE")
+PRESETS = ("ibsi-A", "ibsi-B", "ibsi-C", "ibsi-D", "ibsi-E", "digital-phantom", "CT", "PET", "DOSE", "DOSE_RATE")
 
 
 def add_parser(sub) -> None:
@@ -19,7 +19,8 @@ def add_parser(sub) -> None:
     p.add_argument("--settings", type=Path, default=None, help="settings file (YAML or JSON; keys = IBSI parameters)")
     p.add_argument("--preset", default=None, choices=PRESETS + tuple(f"ibsi2-{n}.{c}" for n in range(1, 10) for c in "AB"),
                    metavar="NAME", help="built-in settings instead of --settings: ibsi-A … ibsi-E, ibsi2-1.A … "
-                                        "ibsi2-9.B, digital-phantom, CT, PET (SUV), DOSE (Gy); default: by image unit")
+                                        "ibsi2-9.B, digital-phantom, CT, PET (SUV), DOSE (Gy), DOSE_RATE (Gy/h); "
+                                        "default: by image unit")
     p.add_argument("--unit", default=None, help="image unit when a NIfTI image has no JSON sidecar (e.g. HU, SUVbw, Gy)")
     p.add_argument("--labels", type=int, nargs="+", default=None, help="only these label values")
     p.add_argument("--n-jobs", type=int, default=1, help="worker processes (parallel over labels)")
@@ -45,8 +46,10 @@ def settings_for(args, image):
             return digital_phantom()
         return modality_defaults(name)
     unit = image.unit
-    if unit in ("Gy", "mGy", "Gy/h", "mGy/h"):
+    if unit == "Gy":
         return modality_defaults("DOSE")
+    if unit == "Gy/h":
+        return modality_defaults("DOSE_RATE")
     if unit.startswith("SUV") or unit == "SUL":
         return modality_defaults("PET")
     if unit == "HU":

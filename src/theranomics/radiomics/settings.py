@@ -499,7 +499,11 @@ def modality_defaults(modality: str) -> RadiomicsSettings:
 
     "CT": 3D without interpolation, re-seg [-1000, 3000] HU, FBS 25 HU.  "PET" (SUV): 3D, no interpolation, re-seg [0, ∞) SUV, FBS 0.25 SUV from 0
     (Leijenaar et al. 2015 recommend FBS for PET); IVH FBS 0.1 SUV.  "DOSE" (Gy, "dosiomics"):
-    3D, re-seg [0, ∞) Gy, FBS 1 Gy from 0; IVH FBS 0.1 Gy.
+    3D, re-seg [0, ∞) Gy (negative voxels of a noisy dose map are dropped), FBS 1 Gy from 0 (fixed
+    bin *size*, so that textures of different patients and cycles share one dose scale); IVH FBS
+    0.1 Gy (IVH features are then DVH metrics: ivh_i10 ≈ D10, ivh_v90 = V at 90 % of the maximum).
+    "DOSE_RATE" (Gy/h, e.g. one time point of a Lu-177 dose-rate map, typically 0.01–1 Gy/h): the
+    same with FBS 0.01 Gy/h and IVH FBS 0.001 Gy/h.  Maps in mGy or mGy/h: convert to Gy first.
     """
     key = str(modality).upper()
     tex = TextureSettings(dims=("3d",))
@@ -520,4 +524,11 @@ def modality_defaults(modality: str) -> RadiomicsSettings:
             discretisation=DiscretisationSettings("fbs", n_bins=None, bin_width=1.0, lower_bound=0.0),
             ivh=IVHSettings("fbs", bin_width=0.1, lower_bound=0.0),
             texture=tex, name="dose_Gy_default")
-    raise SettingsError(f"no defaults for modality {modality!r}; expected 'CT', 'PET' (SUV) or 'DOSE' (Gy)")
+    if key in ("DOSE_RATE", "DOSERATE", "GY/H"):
+        return RadiomicsSettings(
+            resegmentation=ResegmentationSettings(0.0, None),
+            discretisation=DiscretisationSettings("fbs", n_bins=None, bin_width=0.01, lower_bound=0.0),
+            ivh=IVHSettings("fbs", bin_width=0.001, lower_bound=0.0),
+            texture=tex, name="dose_rate_Gy_per_h_default")
+    raise SettingsError(f"no defaults for modality {modality!r}; expected 'CT', 'PET' (SUV), 'DOSE' (Gy) or "
+                        "'DOSE_RATE' (Gy/h)")
