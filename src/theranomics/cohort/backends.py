@@ -1,0 +1,145 @@
+"""Execution backends behind one small interface: ``submit(fn, arg) -> future``,
+``wait_any(futures) -> done``, ``result(future)``, ``n_workers``, ``close()``.
+
+* :class:`LocalBackend` — a process pool (``spawn``: a script using it needs the usual
+  ``if __name__ == "__main__":`` guard), one thread per worker.
+* :class:`SerialBackend` — in this process (``workers=0``).
+* :class:`DaskBackend` — a Dask distributed cluster (``tcp://…`` address or a ``Client``); dask is
+  imported only here, only when used.  Only task dicts of paths travel through the scheduler; the
+  workers read the images from shared storage.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+from ._worker import limit_threads
+
+
+def default_workers() -> int:
+    """Cores available to this process."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class LocalBackend:
+    """A local process pool of ``n_workers`` single-threaded workers."""
+
+    name = "local"
+
+    def __init__(self, n_workers: int | None = None):
+        n = default_workers() if n_workers is None else int(n_workers)
+        if n < 1:
+            raise ValueError(f"workers must be >= 1, got {n_workers}")
+        self.n_workers = n
+        self._pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=limit_threads)
+
+    def submit(self, fn, arg):
+        return self._pool.submit(fn, arg)
+
+    @staticmethod
+    def wait_any(futures) -> set:
+        done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+        return set(done)
+
+    @staticmethod
+    def result(future):
+        return future.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Done:
+    """A finished future of :class:`SerialBackend`."""
+
+    def __init__(self, value=None, error: BaseException | None = None):
+        self.value, self.error = value, error
+
+    def result(self):
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class SerialBackend:
+    """Runs each task in this process when it is submitted (``workers=0``: debugging, tiny cohorts)."""
+
+    name = "serial"
+    n_workers = 1
+
+    def submit(self, fn, arg):
+        try:
+            return _Done(fn(arg))
+        except Exception as exc:  # delivered through result(), like a pool future
+            return _Done(error=exc)
+
+    @staticmethod
+    def wait_any(futures) -> set:
+        return set(futures)
+
+    @staticmethod
+    def result(future):
+        return future.result()
+
+    def close(self) -> None:
+        pass
+
+
+class DaskBackend:
+    """Tasks on a Dask distributed cluster (``scheduler``: address string or ``distributed.Client``)."""
+
+    name = "dask"
+
+    def __init__(self, scheduler):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ImportError("the Dask backend needs the optional dependency: pip install \"theranomics[dask]\" "
+                              "(dask[distributed])") from None
+        if isinstance(scheduler, Client):
+            self.client, self._own = scheduler, False
+        elif isinstance(scheduler, str):
+            try:
+                self.client, self._own = Client(scheduler, timeout="20s"), True
+            except OSError as exc:
+                raise ValueError(f"cannot connect to the Dask scheduler at {scheduler!r}: {exc}") from None
+        else:
+            raise TypeError(f"scheduler must be an address like 'tcp://host:8786' or a distributed.Client, "
+                            f"got {type(scheduler).__name__}")
+        workers = self.client.scheduler_info().get("workers", {})
+        self.n_workers = max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
+        self.client.run(limit_threads)
+
+    def submit(self, fn, arg):
+        return self.client.submit(fn, arg, pure=False)
+
+    @staticmethod
+    def wait_any(futures) -> set:
+        from distributed import wait as dwait
+        done, _ = dwait(list(futures), return_when="FIRST_COMPLETED")
+        return set(done)
+
+    @staticmethod
+    def result(future):
+        return future.result()
+
+    def close(self) -> None:
+        if self._own:
+            self.client.close()
+
+
+def make_backend(workers: int | None = None, scheduler=None):
+    """:class:`DaskBackend` when ``scheduler`` is given, :class:`SerialBackend` for ``workers=0``,
+    else :class:`LocalBackend` (``workers`` default: cores)."""
+    if scheduler is not None and workers is not None:
+        raise ValueError("give either workers (local pool) or scheduler (Dask), not both")
+    if scheduler is not None:
+        return DaskBackend(scheduler)
+    if workers is not None and int(workers) == 0:
+        return SerialBackend()
+    return LocalBackend(workers)

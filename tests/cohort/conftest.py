@@ -1,0 +1,26 @@
+"""A small virtual multi-centre cohort (3 small simulated patients, DICOM + NIfTI) and one full
+local-pool run of it, shared by the cohort tests."""
+from __future__ import annotations
+
+import pytest
+
+N_PATIENTS = 3
+
+
+@pytest.fixture(scope="session")
+def virtual_cohort(tmp_path_factory):
+    """Manifest of 3 small simulated patients in 2+ centres (simulated in this process)."""
+    from theranomics.cohort import simulate_cohort
+
+    root = tmp_path_factory.mktemp("virtual_cohort")
+    return simulate_cohort(N_PATIENTS, root, n_centres=2, seed=3, small=True, workers=0, progress=False,
+                           max_lesions=4)
+
+
+@pytest.fixture(scope="session")
+def local_run(virtual_cohort, tmp_path_factory):
+    """The whole pipeline on the local process pool (2 workers)."""
+    from theranomics.cohort import run_cohort
+
+    out = tmp_path_factory.mktemp("local_run")
+    return run_cohort(virtual_cohort, out, workers=2, progress=False)

@@ -1,0 +1,228 @@
+"""The cohort runner on a small virtual cohort: local pool, Dask LocalCluster, resume after a kill,
+cache keys, failures isolated and reported."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nibabel  # noqa: F401  (the NIfTI reader used by the corrupt-file case)
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+
+from theranomics.cohort import (CohortLockedError, CohortValidationError, Manifest, PatientEntry, resolve_stages,
+                                run_cohort)
+
+TABLES = ("lesions", "whole_body", "features", "patients")
+
+
+def _tables(result) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_parquet(result.tables[name]) for name in TABLES}
+
+
+def _assert_same_tables(a, b) -> None:
+    ta, tb = _tables(a), _tables(b)
+    for name in TABLES:
+        assert_frame_equal(ta[name], tb[name], obj=name)
+
+
+def _runs(out: Path) -> list[list[dict]]:
+    """run_log.jsonl grouped by run, in order."""
+    runs: dict[str, list[dict]] = {}
+    for line in (out / "run_log.jsonl").read_text().splitlines():
+        ev = json.loads(line)
+        runs.setdefault(ev["run_id"], []).append(ev)
+    return list(runs.values())
+
+
+def test_local_pool_tables_match_the_library(local_run, virtual_cohort, tmp_path):
+    from theranomics.quant.workflow import quantify_folder
+    from theranomics.radiomics import extract_features, modality_defaults
+    from theranomics.io.nifti import read_labelmap, read_nifti
+
+    assert local_run.ok
+    counts = local_run.counts()
+    assert counts.loc["quantify", "ran"] == 3 and counts.loc["radiomics", "ran"] == 3
+    t = _tables(local_run)
+    ids = [e.patient_id for e in virtual_cohort]
+    assert list(t["patients"].patient_id) == ids
+    assert list(t["patients"].centre) == [e.centre for e in virtual_cohort]
+    for col in ("scanner", "age_y", "egfr_ml_min", "response", "os_time_months", "lesion_count", "suv_max_highest"):
+        assert col in t["patients"].columns
+    # reference: the library functions run directly on one patient
+    e = virtual_cohort.patients[1]
+    tp = e.study_dir / "cycle0" / "1h"
+    quantify_folder(tp / "pet" / "dicom", tmp_path, ct=tp / "ct" / "ct.nii.gz", organs=tp / "masks" / "organs.nii.gz",
+                    patient_id=e.patient_id, write_report=False, write_seg=False)
+    ref = pd.read_parquet(tmp_path / "lesions.parquet")
+    got = t["lesions"][t["lesions"].patient_id == e.patient_id]
+    assert set(got.centre) == {e.centre} and set(got.cycle) == {0} and set(got.timepoint) == {"1h"}
+    assert_frame_equal(got.drop(columns=["centre", "cycle", "timepoint"]).reset_index(drop=True), ref)
+    labels = read_labelmap(tmp_path / "lesions.nii.gz")
+    big = ref.lesion_id[ref.volume_ml >= 1.0].tolist()
+    feats = extract_features(read_nifti(tmp_path / "suv.nii.gz"), labels, modality_defaults("PET"), label_ids=big)
+    got = t["features"][t["features"].patient_id == e.patient_id]
+    assert list(got.lesion_id) == big
+    assert_frame_equal(got[feats.columns].reset_index(drop=True), feats.reset_index(drop=True), check_names=False)
+    # whole-body lesion counts agree with the gathered lesion table
+    n = t["lesions"].groupby("patient_id").size()
+    assert (t["patients"].set_index("patient_id").lesion_count.loc[n.index] == n).all()
+    html = local_run.report.read_text()
+    for pid in ids:
+        link = f"patients/{pid}/quantify/report.html"
+        assert f'href="{link}"' in html and (local_run.out_dir / link).is_file()
+
+
+def test_rerun_is_cached_and_a_setting_recomputes_only_its_stage(local_run, virtual_cohort, tmp_path):
+    out = shutil.copytree(local_run.out_dir, tmp_path / "out")
+    again = run_cohort(virtual_cohort, out, workers=0, progress=False)
+    assert set(again.status.status) == {"cached"}
+    _assert_same_tables(again, local_run)
+    changed = run_cohort(virtual_cohort, out, workers=0, progress=False, settings={"radiomics": {"min_volume_ml": 0.5}})
+    runs = _runs(out)
+    last = pd.DataFrame(runs[-1])
+    assert set(last[last.stage == "quantify"].status) == {"cached"}
+    assert set(last[last.stage == "radiomics"].status) == {"ran"}
+    feats = pd.read_parquet(changed.tables["features"])
+    lesions = pd.read_parquet(changed.tables["lesions"])
+    assert len(feats) == int((lesions.volume_ml >= 0.5).sum()) > len(_tables(local_run)["features"])
+
+
+def test_stage_key_covers_settings_inputs_version_and_upstream():
+    from theranomics.cohort._worker import stage_key
+
+    quantify, radiomics = resolve_stages(["radiomics"])
+    base = stage_key(radiomics, {"a": 1}, {"pet": "h1"}, {"quantify": "k1"})
+    assert base == stage_key(radiomics, {"a": 1}, {"pet": "h1"}, {"quantify": "k1"})
+    for changed in (stage_key(radiomics, {"a": 2}, {"pet": "h1"}, {"quantify": "k1"}),
+                    stage_key(radiomics, {"a": 1}, {"pet": "h2"}, {"quantify": "k1"}),
+                    stage_key(radiomics, {"a": 1}, {"pet": "h1"}, {"quantify": "k2"}),
+                    stage_key(quantify, {"a": 1}, {"pet": "h1"}, {"quantify": "k1"})):
+        assert changed != base
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_identical_tables(local_run, virtual_cohort, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        result = run_cohort(virtual_cohort, tmp_path / "dask", scheduler=client, progress=False, report=False)
+        threads = client.run(lambda: os.environ.get("OMP_NUM_THREADS"))
+    assert set(threads.values()) == {"1"} and len(threads) == 2
+    assert result.ok and set(result.status.status) == {"ran"}
+    _assert_same_tables(result, local_run)
+
+
+_KILL_SCRIPT = """
+import sys
+from theranomics.cohort import run_cohort
+if __name__ == "__main__":
+    run_cohort(sys.argv[1], sys.argv[2], workers=1, progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_and_recomputes_only_unfinished_work(local_run, virtual_cohort, tmp_path):
+    from theranomics.cohort._worker import read_stage_record
+
+    script = tmp_path / "run.py"
+    script.write_text(_KILL_SCRIPT)
+    out = tmp_path / "out"
+    first = virtual_cohort.patients[0].patient_id
+    proc = subprocess.Popen([sys.executable, str(script), str(virtual_cohort.source), str(out)],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "patients" / first / "radiomics" / "stage.json").exists():
+            assert proc.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline, "first patient did not finish in 120 s"
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)     # the run and its worker processes
+        proc.wait()
+    stages = [s.name for s in resolve_stages()]
+    committed = {(e.patient_id, s) for e in virtual_cohort for s in stages
+                 if read_stage_record(out / "patients" / e.patient_id / s) is not None}
+    assert {(first, s) for s in stages} <= committed and len(committed) < 3 * len(stages)
+    resumed = run_cohort(virtual_cohort, out, workers=0, progress=False, report=False)
+    status = {(r.patient_id, r.stage): r.status for r in resumed.status.itertuples()}
+    assert status == {k: ("cached" if k in committed else "ran") for k in status}
+    assert len(status) == 3 * len(stages)
+    assert not [p for p in (out / "patients").glob("*/*") if ".tmp-" in p.name or ".old-" in p.name]
+    _assert_same_tables(resumed, local_run)
+
+
+def _parser():
+    from theranomics.cli import cohort as cli_cohort
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    cli_cohort.add_parser(sub)
+    return parser
+
+
+def test_bad_patients_are_reported_while_the_others_finish(local_run, virtual_cohort, tmp_path):
+    from theranomics.cohort import write_manifest
+
+    src = virtual_cohort.patients
+    broken = shutil.copytree(src[2].study_dir, tmp_path / "BROKEN")       # unreadable PET series
+    pet = sorted((broken / "cycle0" / "1h" / "pet" / "dicom").iterdir())
+    pet[3].write_bytes(b"not dicom")
+    crash = shutil.copytree(src[1].study_dir, tmp_path / "CRASH")         # mask without label names: fails at run time
+    for d in (broken, crash):
+        info = json.loads((d / "study.json").read_text())
+        info["patient"]["patient_id"] = d.name
+        (d / "study.json").write_text(json.dumps(info))
+    (crash / "cycle0" / "1h" / "masks" / "organs.json").unlink()
+    entries = list(src) + [PatientEntry("BROKEN", broken, "C0"), PatientEntry("CRASH", crash, "C1")]
+    manifest = write_manifest(entries, tmp_path / "manifest.csv")
+    out = shutil.copytree(local_run.out_dir, tmp_path / "out")
+    args = _parser().parse_args(["cohort", "run", str(manifest), "--out", str(out), "--workers", "0", "--no-progress"])
+    assert args.func(args) == 1
+    status = pd.read_csv(out / "tables" / "status.csv")
+    by = {(r.patient_id, r.stage): r for r in status.itertuples()}
+    assert by[("BROKEN", "validate")].status == "invalid"
+    assert "unreadable series" in by[("BROKEN", "validate")].error and pet[3].name in by[("BROKEN", "validate")].error
+    assert by[("CRASH", "quantify")].status == "failed" and "organs.nii.gz: label map has no label names" in by[("CRASH", "quantify")].error
+    assert by[("CRASH", "radiomics")].status == "skipped"
+    assert all(by[(e.patient_id, s)].status == "cached" for e in src for s in ("quantify", "radiomics"))
+    failures = pd.read_csv(out / "failures.csv")
+    assert set(failures.patient_id) == {"BROKEN", "CRASH"}
+    patients = pd.read_csv(out / "tables" / "patients.csv")
+    assert dict(zip(patients.patient_id, patients.status)) == {**{e.patient_id: "ok" for e in src},
+                                                               "BROKEN": "failed", "CRASH": "failed"}
+    html = (out / "report.html").read_text()
+    assert "unreadable series" in html and "organs.nii.gz" in html and "5 patients in the manifest; 3 completed" in html
+    # strict: nothing runs
+    with pytest.raises(CohortValidationError, match="BROKEN"):
+        run_cohort(manifest, tmp_path / "strict", workers=0, progress=False, strict=True)
+    assert not (tmp_path / "strict" / "patients").exists()
+
+
+def test_bad_arguments_fail_before_any_work(virtual_cohort, tmp_path):
+    with pytest.raises(ValueError, match=r"unknown stage\(s\) \['dosimetry_x'\]"):
+        run_cohort(virtual_cohort, tmp_path / "a", stages=["dosimetry_x"])
+    with pytest.raises(ValueError, match=r"stage 'quantify': unknown setting\(s\) \['threshold'\]"):
+        run_cohort(virtual_cohort, tmp_path / "a", settings={"quantify": {"threshold": 3}})
+    with pytest.raises(ValueError, match=r"settings given for stage\(s\) \['radiomics'\] that are not run"):
+        run_cohort(virtual_cohort, tmp_path / "a", stages="quantify", settings={"radiomics": {"min_volume_ml": 2}})
+    with pytest.raises(ValueError, match="either workers"):
+        run_cohort(virtual_cohort, tmp_path / "a", workers=2, scheduler="tcp://127.0.0.1:1")
+    assert [s.name for s in resolve_stages(["radiomics"])] == ["quantify", "radiomics"]
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / ".cohort.lock").write_text(json.dumps({"host": os.uname().nodename, "pid": os.getppid()}))
+    with pytest.raises(CohortLockedError, match="another cohort run"):
+        run_cohort(virtual_cohort, tmp_path / "locked", workers=0)
+    assert not (tmp_path / "a" / "patients").exists()
+
+
+def test_empty_manifest_after_validation(tmp_path):
+    result = run_cohort(Manifest((PatientEntry("X", tmp_path / "missing", "C0"),)), tmp_path / "o", workers=0,
+                        progress=False)
+    assert not result.ok and list(result.status.status) == ["invalid"]
