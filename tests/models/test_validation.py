@@ -2,7 +2,6 @@
 (selection outside the folds) inflates the AUC, external validation on a held-out centre."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from sklearn.feature_selection import SelectKBest, f_classif
 
