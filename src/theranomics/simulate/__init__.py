@@ -197,7 +197,8 @@ def simulate_patient(params: PatientParameters | None = None, seed: int = 0, tra
             rng_les, params.n_lesions, phantom, pet_preset.family, params.median_lesion_volume_ml,
             params.receptor_expression_scale)
         step("lesions")
-        lesion_set = place_lesions(phantom, specs, rng_les, params.lesion_heterogeneity, params.necrotic_fraction)
+        lesion_set = place_lesions(phantom, specs, rng_les, params.lesion_heterogeneity, params.necrotic_fraction,
+                                   receptor_expression_scale=params.receptor_expression_scale)
         sex = params.sex
     else:
         from .anatomy import load_patient15

@@ -161,8 +161,11 @@ def _bone_site(phantom: Phantom, c: np.ndarray) -> str:
 
 
 def place_lesions(phantom: Phantom, specs: Sequence[LesionSpec], rng: np.random.Generator,
-                  heterogeneity: float = 0.3, necrotic_fraction: float = 0.1, max_tries: int = 60) -> LesionSet:
+                  heterogeneity: float = 0.3, necrotic_fraction: float = 0.1, max_tries: int = 60,
+                  receptor_expression_scale: float = 1.0) -> LesionSet:
     """Place the lesions of ``specs`` (in order) into ``phantom``; see the module docstring.
+
+    A spec without ``receptor_scale`` gets ``receptor_expression_scale`` × a seeded log-normal draw.
 
     ``heterogeneity`` is the standard deviation of the log-uptake texture; necrotic cores
     (inner ~35 % of the radius) get ``necrotic_fraction`` of the viable uptake before the
@@ -207,7 +210,8 @@ def place_lesions(phantom: Phantom, specs: Sequence[LesionSpec], rng: np.random.
                 f"({'+'.join(_HOSTS[spec.region])}) after {max_tries} tries; use a smaller volume or fewer lesions")
         box, sel, rho = placed
         necrotic = spec.necrotic if spec.necrotic is not None else bool(spec.volume_ml >= 8.0 and rng.random() < 0.5)
-        receptor = spec.receptor_scale if spec.receptor_scale is not None else float(np.exp(0.35 * rng.standard_normal()))
+        receptor = (spec.receptor_scale if spec.receptor_scale is not None
+                    else receptor_expression_scale * float(np.exp(0.35 * rng.standard_normal())))
         field = smooth_field(rng, sel.shape, sigma_vox=max(4.0 / spacing, 0.7))
         w = np.exp(heterogeneity * field - heterogeneity ** 2 / 2.0)
         if necrotic:
