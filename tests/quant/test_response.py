@@ -60,3 +60,13 @@ def test_evaluate_response_table():
     assert res.loc["PERCIST 1.0", "category"] == "PMD"
     assert res.loc["RECIP 1.0", "category"] == "PD"  # +40 % with a new lesion
     assert res.loc["PPP", "category"] == "progression pending confirmation"
+
+
+def test_fragments_of_a_known_lesion_are_not_new():
+    geom = Geometry((10, 10, 10))
+    b = np.zeros((10, 10, 10), np.int32); b[2:6, 2:6, 2:6] = 1
+    f = np.zeros((10, 10, 10), np.int32); f[2, 2, 2] = 1; f[5, 5, 5] = 2
+    base = _table([1], [(3.5, 3.5, 3.5)])
+    fol = _table([1, 2, 3], [(2, 2, 2), (5, 5, 5), (9, 9, 60)])
+    m = match_lesions(base, fol, baseline_labels=LabelMap(b, geom), followup_labels_on_baseline=LabelMap(f, geom))
+    assert m.pairs == ((1, 1),) and m.attached == ((1, 2),) and m.new == (3,)

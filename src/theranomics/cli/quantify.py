@@ -11,7 +11,7 @@ def add_parser(sub) -> None:
     p.add_argument("--organs", type=Path, default=None, help="organ masks: NIfTI label map, RTSTRUCT or SEG")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--suv-type", default="bw")
-    p.add_argument("--method", default="fixed", help="fixed, iso41, iso50, percist, qpsma, gradient")
+    p.add_argument("--method", default="iso41", help="iso41 (default: SUV >= threshold detection, background-corrected 41 %% isocontour), iso50, fixed, percist, qpsma, gradient")
     p.add_argument("--threshold", type=float, default=3.0, help="SUV threshold (fixed method and detection)")
     p.add_argument("--min-volume-ml", type=float, default=0.1)
     p.add_argument("--tracer-family", default="psma", choices=["psma", "sstr"])

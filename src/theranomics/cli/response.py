@@ -13,7 +13,7 @@ def add_parser(sub) -> None:
     p.add_argument("--followup-ct", type=Path, default=None)
     p.add_argument("--baseline-organs", type=Path, default=None)
     p.add_argument("--followup-organs", type=Path, default=None)
-    p.add_argument("--method", default="fixed")
+    p.add_argument("--method", default="iso41", help="segmentation method (see quantify)")
     p.add_argument("--threshold", type=float, default=3.0)
     p.add_argument("--max-distance-mm", type=float, default=20.0)
     p.set_defaults(func=run)

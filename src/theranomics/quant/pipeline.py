@@ -48,7 +48,7 @@ ADAPTIVE_ORGANS = {"psma": ("liver", "spleen", "prostate"), "sstr": ("liver", "s
 class QuantifySettings:
     """Every parameter of the workflow (written to the provenance)."""
 
-    method: str = "fixed"
+    method: str = "iso41"
     threshold_suv: float = 3.0
     isocontour_fraction: float | None = None
     min_volume_ml: float = 0.1

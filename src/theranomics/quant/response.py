@@ -30,12 +30,18 @@ _EPS = 1e-9
 
 @dataclass(frozen=True)
 class LesionMatch:
-    """Pairs (baseline lesion_id, follow-up lesion_id), new and disappeared lesions."""
+    """Pairs (baseline lesion_id, follow-up lesion_id), new and disappeared lesions.
+
+    ``attached`` are follow-up lesions left over after one-to-one pairing that overlap, or lie
+    within the matching distance of, a baseline lesion (a lesion that split, or a fragment): they
+    are at a known site, so they are not new lesions.
+    """
 
     pairs: tuple[tuple[int, int], ...]
     new: tuple[int, ...]
     disappeared: tuple[int, ...]
     method: dict = field(default_factory=dict)
+    attached: tuple[tuple[int, int], ...] = ()
 
 
 def match_lesions(baseline: pd.DataFrame, followup: pd.DataFrame, *, baseline_labels: LabelMap | None = None,
@@ -74,10 +80,31 @@ def match_lesions(baseline: pd.DataFrame, followup: pd.DataFrame, *, baseline_la
                 pairs.append((bi, fi))
                 used_b.add(bi)
                 used_f.add(fi)
-    new = tuple(sorted(int(x) for x in followup["lesion_id"] if int(x) not in used_f))
+    # leftovers at a known site (overlap with, or near, any baseline lesion) are attached, not new
+    attached: list[tuple[int, int]] = []
+    leftovers = [int(x) for x in followup["lesion_id"] if int(x) not in used_f]
+    overlap_of: dict[int, int] = {}
+    if baseline_labels is not None and followup_labels_on_baseline is not None and leftovers:
+        b, f = baseline_labels.array.ravel(), followup_labels_on_baseline.array.ravel()
+        both = (b > 0) & np.isin(f, leftovers)
+        for fi, bi in zip(f[both], b[both]):
+            overlap_of.setdefault(int(fi), int(bi))
+    if leftovers and len(baseline):
+        fpos = followup.set_index("lesion_id")[cols]
+        bpos = baseline[cols].to_numpy()
+        for fi in leftovers:
+            if fi in overlap_of:
+                attached.append((overlap_of[fi], fi))
+                continue
+            d = np.linalg.norm(bpos - fpos.loc[fi].to_numpy()[None, :], axis=1)
+            if d.min() <= max_distance_mm:
+                attached.append((int(baseline["lesion_id"].iloc[int(np.argmin(d))]), fi))
+    attached_f = {fi for _, fi in attached}
+    new = tuple(sorted(fi for fi in leftovers if fi not in attached_f))
     gone = tuple(sorted(int(x) for x in baseline["lesion_id"] if int(x) not in used_b))
     return LesionMatch(tuple(sorted(pairs)), new, gone, {"max_distance_mm": max_distance_mm,
-                                                           "overlap": baseline_labels is not None})
+                                                           "overlap": baseline_labels is not None},
+                       tuple(sorted(attached)))
 
 
 @dataclass(frozen=True)

@@ -52,13 +52,31 @@ def _texture_functions(settings: RadiomicsSettings) -> tuple[dict[str, Any], lis
     return funcs, skipped
 
 
+def _texture(levels, int_mask, morph_mask, n_levels, settings, spacing_mm, functions) -> dict[str, float]:
+    """All requested texture families on one shared cropped grid (zones and neighbourhoods are
+    computed once for GLSZM/GLDZM and NGTDM/NGLDM); falls back to the per-family functions."""
+    try:
+        from .texture import FAMILIES, compute_all
+    except ImportError:
+        compute_all = None
+    if compute_all is not None and all(f in FAMILIES for f in functions):
+        return compute_all(levels, int_mask, n_levels, settings.texture, spacing_mm, morph_mask=morph_mask,
+                           families=list(functions))
+    out: dict[str, float] = {}
+    for fn in functions.values():
+        kwargs = {"morph_mask": morph_mask} if "morph_mask" in inspect.signature(fn).parameters else {}
+        out.update(fn(levels, int_mask, n_levels, settings.texture, spacing_mm, **kwargs))
+    return out
+
+
 def extract_roi(array: np.ndarray, mask: np.ndarray, spacing_mm: tuple[float, float, float],
                 settings: RadiomicsSettings, box=None, full_shape=None, origin=(0, 0, 0),
                 include_diagnostics: bool = False, texture_functions: dict[str, Any] | None = None
                 ) -> dict[str, float]:
     """All requested features of one ROI (see :func:`~theranomics.radiomics.processing.process_roi`
     for ``box``/``full_shape``/``origin``); returns tag -> value."""
-    roi = process_roi(array, mask, spacing_mm, settings, box=box, full_shape=full_shape, origin=origin)
+    roi = process_roi(array, mask, spacing_mm, settings, box=box, full_shape=full_shape, origin=origin,
+                      diagnostics=include_diagnostics)
     fams = settings.families
     out: dict[str, float] = {}
     if "morphology" in fams:
@@ -83,11 +101,9 @@ def extract_roi(array: np.ndarray, mask: np.ndarray, spacing_mm: tuple[float, fl
         if texture_functions is None:
             texture_functions, _ = _texture_functions(settings)
         if texture_functions:
-            box = ndimage.find_objects((roi.morph_mask | roi.int_mask).astype(np.uint8))[0]
+            box = ndimage.find_objects(roi.morph_mask.view(np.uint8))[0]  # contains the intensity mask
             lv, im, mm = levels[box], roi.int_mask[box], roi.morph_mask[box]
-            for family, fn in texture_functions.items():
-                kwargs = {"morph_mask": mm} if "morph_mask" in inspect.signature(fn).parameters else {}
-                out.update(fn(lv, im, n_levels, settings.texture, roi.spacing_mm, **kwargs))
+            out.update(_texture(lv, im, mm, n_levels, settings, roi.spacing_mm, texture_functions))
     if include_diagnostics:
         out.update(roi.diagnostics)
     return out

@@ -222,13 +222,14 @@ def source_slices(box: tuple[slice, slice, slice], full_shape: tuple[int, int, i
 def process_roi(array: np.ndarray, mask: np.ndarray, spacing_mm: tuple[float, float, float],
                 settings: RadiomicsSettings, box: tuple[slice, slice, slice] | None = None,
                 full_shape: tuple[int, int, int] | None = None,
-                origin: tuple[int, int, int] = (0, 0, 0)) -> ProcessedROI:
+                origin: tuple[int, int, int] = (0, 0, 0), diagnostics: bool = True) -> ProcessedROI:
     """Apply IBSI chapter-2 processing to one ROI of a volume; only its bounding box is processed.
 
     ``array`` and ``mask`` are the whole volume, or a crop of it that starts at index ``origin``
     (k, j, i) of a volume of ``full_shape`` and contains :func:`source_slices`; the interpolation
     grid is always that of the whole volume.  ``box`` is the ROI's bounding box in whole-volume
-    indices (found here when not given).
+    indices (found here when not given).  ``diagnostics=False`` skips the IBSI diagnostic
+    features (``ProcessedROI.diagnostics`` is then empty).
     """
     array = np.asarray(array)
     mask = np.asarray(mask)
@@ -260,8 +261,9 @@ def process_roi(array: np.ndarray, mask: np.ndarray, spacing_mm: tuple[float, fl
         src = np.round(src)
 
     diag: dict[str, float] = {}
-    _mask_stats("int_mask", "init", src_mask, src, full_shape, diag)
-    _mask_stats("morph_mask", "init", src_mask, src, full_shape, diag)
+    if diagnostics:
+        _mask_stats("int_mask", "init", src_mask, src, full_shape, diag)
+        _mask_stats("morph_mask", "init", src_mask, src, full_shape, diag)
 
     coords = [grid.offset[ax] + np.arange(out_rng[ax][0], out_rng[ax][1] + 1) * grid.step[ax] - in_rng[ax][0]
               for ax in range(3)]
@@ -279,11 +281,13 @@ def process_roi(array: np.ndarray, mask: np.ndarray, spacing_mm: tuple[float, fl
             roi = _sample(src_mask.astype(float), coords, 1) >= interp.roi_partial_volume_threshold - 1e-6
     if not roi.any():
         raise ValueError("the ROI vanished after interpolation (no voxel reaches the partial-volume threshold)")
-    _mask_stats("int_mask", "interp", roi, image, grid.shape, diag)
-    _mask_stats("morph_mask", "interp", roi, image, grid.shape, diag)
+    if diagnostics:
+        _mask_stats("int_mask", "interp", roi, image, grid.shape, diag)
+        _mask_stats("morph_mask", "interp", roi, image, grid.shape, diag)
     int_mask = resegment(image, roi, settings.resegmentation)
-    _mask_stats("int_mask", "reseg", int_mask, image, grid.shape, diag)
-    _mask_stats("morph_mask", "reseg", roi, image, grid.shape, diag)
+    if diagnostics:
+        _mask_stats("int_mask", "reseg", int_mask, image, grid.shape, diag)
+        _mask_stats("morph_mask", "reseg", roi, image, grid.shape, diag)
     if getattr(settings, "filter", None) is not None:
         from .filters import filter_array
         image = filter_array(image, settings.filter, spacing_mm=grid.spacing_mm)

@@ -92,8 +92,9 @@ def relative_isocontour(image: Image, candidates: LabelMap, fraction: float = 0.
         else:
             bg = float(background_suv)
         level = bg + fraction * (suv_max - bg)
-        # grow within a generous box: the isocontour cannot extend further than the region above `level`
-        margin = 6
+        # grow within a box of the candidate's own size (at least 3 voxels) around it; a region that
+        # reaches the box edge has leaked (see below)
+        margin = max(3, max(s.stop - s.start for s in box))
         gbox = tuple(slice(max(0, s.start - margin), min(n, s.stop + margin)) for s, n in zip(box, image.shape))
         above = (suv[gbox] >= level) & allowed[gbox] & ((out[gbox] == 0))
         other = (candidates.array[gbox] != 0) & (candidates.array[gbox] != label)
@@ -105,14 +106,16 @@ def relative_isocontour(image: Image, candidates: LabelMap, fraction: float = 0.
         region = lab == lab[seed]
         if fill_holes:
             region = ndimage.binary_fill_holes(region) & ((out[gbox] == 0) & ~other)
-        touches_edge = any(region.take(0, axis=a).any() and gbox[a].start > 0 or
-                           region.take(-1, axis=a).any() and gbox[a].stop < image.shape[a] for a in range(3))
-        if touches_edge:  # rare: very extended region; redo on the full volume
-            full = (suv >= level) & allowed & (out == 0) & ~((candidates.array != 0) & (candidates.array != label))
-            lab_full, _ = ndimage.label(full, structure=FULL_CONNECTIVITY)
-            out[lab_full == lab_full[peak]] = label
-        else:
-            out[gbox][region] = label
+        touches_edge = any((region.take(0, axis=a).any() and gbox[a].start > 0) or
+                           (region.take(-1, axis=a).any() and gbox[a].stop < image.shape[a]) for a in range(3))
+        if touches_edge:
+            # the isocontour leaks (low contrast against a hot neighbourhood): keep the part of the
+            # detected candidate above the level rather than flooding the surroundings
+            region = (candidates.array[gbox] == label) & (suv[gbox] >= level)
+            if not region.any():
+                region = candidates.array[gbox] == label
+        view = out[gbox]
+        view[region & (view == 0)] = label
     result = LabelMap(out, image.geometry, dict(candidates.names))
     if min_volume_ml > 0:
         vox = image.geometry.voxel_volume_ml

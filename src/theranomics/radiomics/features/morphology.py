@@ -47,6 +47,34 @@ def mesh(mask: np.ndarray, spacing_mm: tuple[float, float, float]) -> tuple[np.n
     return verts.astype(np.float64), faces
 
 
+def _cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Row-wise cross product (faster than np.cross for (N, 3) arrays)."""
+    return np.stack([u[:, 1] * v[:, 2] - u[:, 2] * v[:, 1],
+                     u[:, 2] * v[:, 0] - u[:, 0] * v[:, 2],
+                     u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]], axis=1)
+
+
+def hull_candidates(points: np.ndarray) -> np.ndarray:
+    """The points that can be convex-hull vertices: along every line parallel to an axis only the
+    two end points can be extreme (a point between two others on a segment is not a vertex), so
+    the others are dropped axis by axis.  Hull, its volume, area and diameter are unchanged;
+    Qhull gets ~5× fewer, far less degenerate points from a marching-cubes mesh."""
+    pts = np.asarray(points)
+    for axis in range(3):
+        if len(pts) < 8:
+            break
+        other = [a for a in range(3) if a != axis]
+        order = np.lexsort((pts[:, axis], pts[:, other[1]], pts[:, other[0]]))
+        p = pts[order]
+        key = p[:, other]
+        new_line = np.ones(len(p), bool)
+        new_line[1:] = np.any(key[1:] != key[:-1], axis=1)
+        first = new_line
+        last = np.roll(new_line, -1)
+        pts = p[first | last]
+    return pts
+
+
 def _ellipsoid_area(a: float, b: float, c: float, terms: int = 20) -> float:
     """Surface of an ellipsoid with semi-axes a ≥ b ≥ c by the Legendre series of IBSI 3.1.19:
     A = 4π a b Σ_{ν=0}^{20} (αβ)^ν / (1 − 4ν²) P_ν((α² + β²)/(2αβ)), α = √(1 − b²/a²), β = √(1 − c²/a²)."""
@@ -126,10 +154,12 @@ def morphology(morph_mask: np.ndarray, int_mask: np.ndarray, image: np.ndarray,
     if not morph.any():
         raise ValueError("morphology: the morphological mask is empty")
     sk = np.asarray(spacing_mm[::-1], dtype=float)
+    box = ndimage.find_objects(morph.view(np.uint8))[0]
+    morph, intm, image = morph[box], intm[box], np.asarray(image)[box]
     verts, faces = mesh(morph, spacing_mm)
     a, b, c = verts[faces[:, 0]], verts[faces[:, 1]], verts[faces[:, 2]]
-    volume = abs(float(np.sum(np.einsum("ij,ij->i", a, np.cross(b, c)))) / 6.0)
-    area = float(np.sum(np.linalg.norm(np.cross(b - a, c - a), axis=1)) / 2.0)
+    volume = abs(float(np.einsum("ij,ij->", a, _cross(b, c)))) / 6.0
+    area = float(np.sum(np.sqrt(np.einsum("ij,ij->i", *(2 * (_cross(b - a, c - a),)))))) / 2.0
     n_vox = int(morph.sum())
     out: dict[str, float] = {
         "morph_volume": volume,
@@ -152,8 +182,9 @@ def morphology(morph_mask: np.ndarray, int_mask: np.ndarray, image: np.ndarray,
     else:
         out["morph_com"] = out["morph_integ_int"] = float("nan")
     try:
-        hull = spatial.ConvexHull(verts)
-        hv = verts[hull.vertices]
+        cand = hull_candidates(verts)
+        hull = spatial.ConvexHull(cand)
+        hv = cand[hull.vertices]
         out["morph_diam"] = float(spatial.distance.pdist(hv).max())
         out["morph_vol_dens_conv_hull"] = volume / hull.volume
         out["morph_area_dens_conv_hull"] = area / hull.area

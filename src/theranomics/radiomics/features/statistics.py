@@ -35,10 +35,11 @@ def moments(x: np.ndarray) -> tuple[float, float, float, float]:
     """
     mu = float(x.mean())
     d = x - mu
-    m2 = float(np.mean(d ** 2))
+    d2 = d * d
+    m2 = float(d2.mean())
     if m2 == 0.0:
         return mu, 0.0, 0.0, 0.0
-    return mu, m2, float(np.mean(d ** 3)) / m2 ** 1.5, float(np.mean(d ** 4)) / m2 ** 2 - 3.0
+    return mu, m2, float(np.dot(d2, d)) / d.size / m2 ** 1.5, float(np.dot(d2, d2)) / d.size / m2 ** 2 - 3.0
 
 
 def dispersion(x: np.ndarray, prefix: str) -> dict[str, float]:
