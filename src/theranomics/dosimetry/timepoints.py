@@ -159,6 +159,19 @@ def merge_labelmaps(maps: Sequence[LabelMap], geometry: Geometry) -> LabelMap:
     return LabelMap(out, geometry, {v: n for v, n in names.items() if v in present})
 
 
+def _coarse(ct: Image, voxel_mm: float | None) -> Image:
+    """CT block-averaged by integer factors to about ``voxel_mm`` (unchanged when already coarser)."""
+    if voxel_mm is None:
+        return ct
+    import SimpleITK as sitk
+    from ..io.sitk import from_sitk, to_sitk
+    factors = [max(1, int(round(voxel_mm / s))) for s in ct.geometry.spacing_mm]
+    if factors == [1, 1, 1]:
+        return ct
+    img = sitk.BinShrink(sitk.Cast(to_sitk(ct), sitk.sitkFloat32), factors)
+    return from_sitk(img, unit=ct.unit, modality=ct.modality)
+
+
 def reference_index(timepoints, reference: int | str) -> int:
     """Index of the reference time point among ``timepoints``, by index or label."""
     if isinstance(reference, str):
@@ -173,12 +186,16 @@ def reference_index(timepoints, reference: int | str) -> int:
 
 def quantify_cycle(cycle: Cycle, *, reference: int | str = 0, registration: str = "rigid",
                    calibrations: Mapping[str, Mapping] | None = None, mask_names: Sequence[str] | None = None,
-                   registration_kwargs: Mapping | None = None) -> list[QuantifiedTimePoint]:
+                   registration_kwargs: Mapping | None = None,
+                   registration_voxel_mm: float | None = 8.0) -> list[QuantifiedTimePoint]:
     """Quantify every SPECT time point of ``cycle`` and bring it onto the reference SPECT grid.
 
     ``reference``: index or label of the reference time point.  ``registration``: ``'rigid'``
     (CT→CT), ``'deformable'`` (rigid then B-spline) or ``'none'`` (already aligned; the SPECT is
     only resampled).  ``calibrations``: per time-point label, overriding calibration files.
+    ``registration_voxel_mm``: CTs are block-averaged (``BinShrink``) to about this voxel size
+    before registering (the transform is in world mm, so it applies at full resolution); ``None``
+    registers at the native CT grid.
     """
     from .. import registration as reg_mod
 
@@ -209,9 +226,10 @@ def quantify_cycle(cycle: Cycle, *, reference: int | str = 0, registration: str 
                 raise TimePointError(f"cycle {cycle.index}, time point {tp.label!r}: registration needs a CT at this "
                                      f"and at the reference time point ({ref_tp.label!r}); or use registration='none'")
             kw = dict(registration_kwargs or {})
-            reg = reg_mod.register_rigid(ref_ct, ct, **kw)
+            f_ct, m_ct = _coarse(ref_ct, registration_voxel_mm), _coarse(ct, registration_voxel_mm)
+            reg = reg_mod.register_rigid(f_ct, m_ct, **kw)
             if registration == "deformable":
-                reg = reg_mod.register_deformable(ref_ct, ct, initial=reg)
+                reg = reg_mod.register_deformable(f_ct, m_ct, initial=reg)
             moved = reg_mod.apply(reg, conc, reference=grid)
             info["translation_mm"] = reg.translation_mm
             info["metric"] = reg.metric_value

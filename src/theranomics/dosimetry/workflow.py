@@ -117,6 +117,7 @@ class DosimetrySettings:
     marrow_electron_absorbed_fraction: float = 1.0
     risk_factors: bool = False
     registration_kwargs: Mapping = field(default_factory=dict)
+    registration_voxel_mm: float | None = 8.0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS and self.method != "montecarlo":
@@ -388,7 +389,8 @@ def run_cycle_dosimetry(study: Study, cycle: int = 1, *, settings: DosimetrySett
     nuc = _nuclide(study, cycle, settings)
     t0 = time.perf_counter()
     qtps = quantify_cycle(cyc, reference=settings.reference_timepoint, registration=settings.registration,
-                          calibrations=calibrations, registration_kwargs=settings.registration_kwargs)
+                          calibrations=calibrations, registration_kwargs=settings.registration_kwargs,
+                          registration_voxel_mm=settings.registration_voxel_mm)
     timings["quantify_and_register"] = time.perf_counter() - t0
     if len(qtps) < 2:
         raise DosimetryError(f"cycle {cycle} has {len(qtps)} SPECT time point(s); a TAC fit needs at least 2 "
