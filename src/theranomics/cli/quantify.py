@@ -17,6 +17,9 @@ def add_parser(sub) -> None:
     p.add_argument("--tracer-family", default="psma", choices=["psma", "sstr"])
     p.add_argument("--tracer", default="psma-11", help="for the expression score reference (psma-1007 uses spleen)")
     p.add_argument("--patient-id", default=None)
+    p.add_argument("--radiomics", default=None, metavar="SETTINGS",
+                   help="also compute IBSI radiomics per lesion: 'default' (PET SUV defaults) or a settings YAML/JSON")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes for radiomics")
     p.set_defaults(func=run)
 
 
@@ -25,7 +28,8 @@ def run(args) -> int:
 
     paths = quantify_folder(args.pet_dir, args.out, ct=args.ct, organs=args.organs, suv_type=args.suv_type,
                             method=args.method, threshold_suv=args.threshold, min_volume_ml=args.min_volume_ml,
-                            tracer_family=args.tracer_family, tracer=args.tracer, patient_id=args.patient_id)
+                            tracer_family=args.tracer_family, tracer=args.tracer, patient_id=args.patient_id,
+                            radiomics=args.radiomics, radiomics_jobs=args.jobs)
     for key, path in paths.items():
         print(f"{key}: {path}")
     return 0

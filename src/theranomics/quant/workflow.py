@@ -21,8 +21,14 @@ from ..segment import liver_reference, percist_threshold
 
 
 def quantify_folder(pet_dir, out_dir, *, ct=None, organs=None, suv_type: str = "bw", patient_id: str | None = None,
-                    write_report: bool = True, write_seg: bool = True, **settings_kwargs) -> dict[str, Path]:
-    """Run the whole quantification on a PET DICOM folder and write all outputs."""
+                    write_report: bool = True, write_seg: bool = True, radiomics=None, radiomics_jobs: int = 1,
+                    **settings_kwargs) -> dict[str, Path]:
+    """Run the whole quantification on a PET DICOM folder and write all outputs.
+
+    ``radiomics``: ``None`` (no radiomics), ``"default"`` (the PET/SUV defaults of
+    :func:`theranomics.radiomics.modality_defaults`) or a settings file; writes
+    ``radiomics.csv`` (one row per lesion) and ``radiomics_long.csv`` (IBSI codes).
+    """
     timings: dict[str, float] = {}
     t = time.perf_counter()
     suv, series = load_pet_suv(pet_dir, suv_type)
@@ -44,6 +50,20 @@ def quantify_folder(pet_dir, out_dir, *, ct=None, organs=None, suv_type: str = "
     paths = write_quant_outputs(result, out_dir, source_files=series if write_seg else None, inputs=inputs,
                                 patient_id=patient_id, extra_parameters={"suv_type": resolve_suv_type(suv_type)})
     timings["write_outputs"] = time.perf_counter() - t
+    if radiomics is not None and result.lesions.labels:
+        from ..radiomics import extract_features, load_settings, modality_defaults, to_long
+        t = time.perf_counter()
+        rsettings = modality_defaults("PET") if str(radiomics) == "default" else load_settings(radiomics)
+        features = extract_features(suv, result.lesions, rsettings, n_jobs=radiomics_jobs)
+        wide = features.reset_index().rename(columns={"label": "lesion_id"})
+        wide.insert(0, "patient_id", patient_id)
+        paths["radiomics_csv"] = Path(out_dir) / "radiomics.csv"
+        wide.to_csv(paths["radiomics_csv"], index=False)
+        long = to_long(features).rename(columns={"label": "lesion_id"})
+        long.insert(0, "patient_id", patient_id)
+        paths["radiomics_long_csv"] = Path(out_dir) / "radiomics_long.csv"
+        long.to_csv(paths["radiomics_long_csv"], index=False)
+        timings["radiomics"] = time.perf_counter() - t
     if write_report:
         from ..report.quant_report import quant_report
         t = time.perf_counter()

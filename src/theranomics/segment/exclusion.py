@@ -35,7 +35,10 @@ def organ_exclusion_mask(organs: LabelMap, target: Image, organ_names=PSMA_PHYSI
         zz, yy, xx = np.ogrid[-radius[0]:radius[0] + 1, -radius[1]:radius[1] + 1, -radius[2]:radius[2] + 1]
         sx, sy, sz = target.spacing_mm
         ball = (zz * sz) ** 2 + (yy * sy) ** 2 + (xx * sx) ** 2 <= margin_mm ** 2
-        mask = ndimage.binary_dilation(mask, structure=ball)
+        boxes = ndimage.find_objects(mask.astype(np.uint8))
+        if boxes and boxes[0] is not None:  # dilate on the bounding box (+ margin) only
+            box = tuple(slice(max(0, b.start - r), min(n, b.stop + r)) for b, r, n in zip(boxes[0], radius, mask.shape))
+            mask[box] = ndimage.binary_dilation(mask[box], structure=ball)
     return mask
 
 

@@ -53,8 +53,17 @@ def _stats(image: Image, mask: np.ndarray, name: str, method: str) -> ReferenceR
 
 
 def _edt_mm(mask: np.ndarray, image: Image) -> np.ndarray:
+    """Distance (mm) of each mask voxel to the nearest non-mask voxel, computed on the mask's
+    bounding box (padded by one voxel) only."""
     sx, sy, sz = image.spacing_mm
-    return ndimage.distance_transform_edt(mask, sampling=(sz, sy, sx))
+    out = np.zeros(mask.shape, dtype=float)
+    boxes = ndimage.find_objects(mask.astype(np.uint8))
+    if not boxes or boxes[0] is None:
+        return out
+    box = tuple(slice(max(0, b.start - 1), min(n, b.stop + 1)) for b, n in zip(boxes[0], mask.shape))
+    local = np.pad(mask[box], 1)  # outside the image counts as outside the organ
+    out[box] = ndimage.distance_transform_edt(local, sampling=(sz, sy, sx))[1:-1, 1:-1, 1:-1]
+    return out
 
 
 def sphere_mask(image: Image, centre_index_kji: tuple[int, int, int], diameter_mm: float) -> np.ndarray:
