@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .io import layout
-from .io.nifti import read_labelmap
+from .io.nifti import read_labelmap, read_nifti
 from .report import Report, mip_png
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def run_demo(out_dir: str | Path, seed: int = 7, tracer: str = "psma-11", small:
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     report = Report(f"Theranomics demo — virtual patient (seed {seed}, {tracer})")
-    stages = tqdm(total=4, desc="demo", unit="stage")
+    stages = tqdm(total=5, desc="demo", unit="stage")
 
     t = time.perf_counter()
     sim = simulate_patient(PatientParameters(), seed=seed, tracer=tracer, small=small, progress=True)
@@ -49,6 +49,33 @@ def run_demo(out_dir: str | Path, seed: int = 7, tracer: str = "psma-11", small:
                              "coronal MIP"))
     sec.append(Report.figure(mip_png(pet, truth_lesions, "PET MIP", axis="sagittal"), "sagittal MIP"))
     timings["read_pet_dicom_s"] = time.perf_counter() - t
+    stages.update()
+
+    # -- quantification (SUV, lesions, burden, staging, radiomics) from the DICOM files -----
+    t = time.perf_counter()
+    from .quant.workflow import quantify_folder
+    tdir = layout.timepoint_dir(patient_dir, 0, tp.label)
+    qpaths = quantify_folder(layout.dicom_dir(patient_dir, 0, tp.label, "pet"), out_dir / "quantify",
+                             ct=layout.dicom_dir(patient_dir, 0, tp.label, "ct"), organs=tdir / "masks" / "organs.nii.gz",
+                             radiomics="default", patient_id=study.patient.patient_id,
+                             tracer_family="sstr" if "dotatate" in tracer else "psma", tracer=tracer)
+    qsum = json.loads(qpaths["summary_json"].read_text())
+    lesions = pd.read_csv(qpaths["lesions_csv"])
+    sec = report.section("PET quantification (theranomics quantify)")
+    suv_img = read_nifti(qpaths["suv_nifti"])
+    found = read_labelmap(qpaths["lesions_nifti"])
+    sec.append(Report.figure(mip_png(suv_img, found, f"SUV MIP, {len(lesions)} lesions segmented"), "segmented lesions"))
+    sec.append(Report.table(pd.DataFrame([{k: v for k, v in qsum["whole_body"].items()}])))
+    sec.append(Report.table(pd.DataFrame([qsum["staging"]])) if qsum["staging"] else Report.text("no staging"))
+    sec.append(Report.table(pd.DataFrame(qsum["eligibility"])))
+    cols = [c for c in ("lesion_id", "region", "volume_ml", "suv_max", "suv_mean", "suv_peak", "tlu", "tlr_max",
+                        "psma_expression_score") if c in lesions.columns]
+    sec.append(Report.table(lesions[cols]))
+    if "radiomics_csv" in qpaths:
+        feats = pd.read_csv(qpaths["radiomics_csv"])
+        sec.append(Report.text(f"IBSI radiomics: {feats.shape[1] - 2} features per lesion in {qpaths['radiomics_csv']}"))
+    sec.append(Report.text(f"Full quantification report: {qpaths['report_html']}"))
+    timings["quantify_s"] = time.perf_counter() - t
     stages.update()
 
     # -- post-therapy SPECT per time point ------------------------------------------------
