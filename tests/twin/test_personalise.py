@@ -54,7 +54,6 @@ def test_ninety_percent_intervals_cover_the_truth_over_30_patients(base):
     assert covered.mean(0).min() >= 0.75, covered.mean(0)
 
 
-@pytest.mark.slow
 def test_update_after_a_cycle_adds_data_and_narrows_intervals(base):
     sched2 = Schedule.cycles(7400.0, 100.0, 2, 6.0)
     truth = _truth(base, np.random.default_rng(2))

@@ -8,14 +8,16 @@ receptor amount R_j = (receptor density)·(organ volume), and binding flux
 b_j = k_on·C_Ij·(R_j − B_j):
 
     dP/dt   = Σ_j F_j (C_Vj − C_P)
-    dV_j/dt = F_j (C_P − C_Vj) − PS_j (C_Vj − C_Ij) + λ_rel,j N_j − [kidneys] GFR·C_Vk
+    dV_j/dt = F_j (C_P − C_Vj) − PS_j (C_Vj − C_Ij) + λ_rel,j N_j − [kidneys] (f_exc + f_ret) GFR·C_Vk
     dI_j/dt = PS_j (C_Vj − C_Ij) − b_j + k_off B_j
     dB_j/dt = b_j − (k_off + λ_int,j) B_j
-    dN_j/dt = λ_int,j B_j − λ_rel,j N_j + [kidneys] (1 − f_exc) GFR·C_Vk
+    dN_j/dt = λ_int,j B_j − λ_rel,j N_j + [kidneys] f_ret GFR·C_Vk
     dU/dt   = f_exc GFR·C_Vk
 
-(glomerular filtration from the kidney vasculature, a fraction f_exc excreted and the rest
-reabsorbed into kidney cells; released internalised ligand returns to the blood).  Hot (labelled)
+(glomerular filtration from the kidney vasculature: a fraction f_exc is excreted, the reabsorbed
+rest returns to the blood — the published structure, where it transits a kidney intracellular
+compartment within ~1 h — except a fraction f_ret retained in kidney cells, a *calibration* (see
+``renal_retained_fraction`` in the parameter files); released internalised ligand returns to the blood).  Hot (labelled)
 and cold ligand compete for the same receptors, R_j − B_hot,j − B_cold,j, and physical decay turns
 hot into cold ligand (λ_phys from :mod:`theranomics.nuclides`), so the total ligand is conserved.
 
@@ -179,6 +181,10 @@ class PBPKModel:
         self.k_on = np.full(B, k_on)
         self.k_off = np.full(B, k_off)
         self.f_exc = lig.value("renal_excreted_fraction")
+        self.f_ret = lig.value("renal_retained_fraction")
+        if not (0 <= self.f_exc and 0 <= self.f_ret and self.f_exc + self.f_ret <= 1 + 1e-12):
+            raise TwinParameterError(f"ligand {lig.key!r}: renal_excreted_fraction ({self.f_exc}) and "
+                                     f"renal_retained_fraction ({self.f_ret}) must be >= 0 with a sum <= 1")
         rest = self.organs.index("rest")
         for b, p in enumerate(self.patients):
             blood_flow = np.zeros(m)
@@ -256,8 +262,8 @@ class PBPKModel:
             A[:, iv, iN] += self.lambda_rel_per_h[:, j]
             if organ == "kidneys":
                 g = self.gfr_l_h / Vv
-                A[:, iv, iv] -= g
-                A[:, iN, iv] += (1 - self.f_exc) * g
+                A[:, iv, iv] -= (self.f_exc + self.f_ret) * g
+                A[:, iN, iv] += self.f_ret * g
                 A[:, n - 1, iv] += self.f_exc * g
         self.A = A
         self.A_T = np.ascontiguousarray(A.transpose(0, 2, 1))
@@ -387,14 +393,30 @@ class PBPKModel:
 
     # -- tagged solve: total ligand + one linear tag per injection --------------------------------
     def solve(self, schedule: Schedule, t_out_h=(), *, horizon_h: float = DEFAULT_HORIZON_H,
-              rtol: float = 1e-5, stats: SolverStats | None = None) -> "TwinSolution":
-        """Total ligand and per-injection tags (per MBq) with TIA and Lea–Catcheside accumulators."""
+              rtol: float = 1e-5, stats: SolverStats | None = None, backend: str = "auto") -> "TwinSolution":
+        """Total ligand and per-injection tags (per MBq) with TIA and Lea–Catcheside accumulators.
+
+        ``backend``: ``"compiled"`` (numba, one patient at a time, :mod:`._compiled`), ``"numpy"``
+        (the batched Rosenbrock of :mod:`.solver`, all systems taking the same steps) or ``"auto"``
+        (compiled where numba is installed).  Both integrate the same equations with the same
+        error control.
+        """
         a, ntot = self._schedule_arrays(schedule)
         K = schedule.n_injections
         t_out = np.asarray(t_out_h, float)
         t_end = schedule.times_h[-1] + horizon_h
+        if t_out.size and (np.any(~np.isfinite(t_out)) or t_out.min() < 0 or t_out.max() > t_end * (1 + 1e-12)):
+            raise TwinParameterError(f"output times must be within 0-{t_end:g} h (last injection + horizon_h)")
         grid = np.unique(np.concatenate([t_out, [t_end]]))
         system = TaggedSystem(self, K)
+        if backend not in ("auto", "compiled", "numpy"):
+            raise TwinParameterError(f"backend must be 'auto', 'compiled' or 'numpy', got {backend!r}")
+        from . import _compiled
+        if backend == "compiled" and not _compiled.available():
+            raise TwinParameterError("backend 'compiled' needs numba (pip install numba)")
+        if backend == "compiled" or (backend == "auto" and _compiled.available()):
+            out = self._solve_compiled(schedule, ntot, grid, t_end, rtol, system, stats)
+            return TwinSolution(self, schedule, grid, out, t_out, system, a)
         y = np.zeros((self.batch, system.size))
         out = np.zeros((self.batch, grid.size, system.size))
         bounds = list(schedule.times_h) + [np.inf]
@@ -408,6 +430,30 @@ class PBPKModel:
             out[:, sel] = res[:, :-1]
             y = res[:, -1]
         return TwinSolution(self, schedule, grid, out, t_out, system, a)
+
+    def _solve_compiled(self, schedule, ntot, grid, t_end, rtol, system, stats):
+        from ._compiled import solve_tagged
+        from .solver import SolverError
+        out = np.zeros((self.batch, grid.size, system.size))
+        kvi = self.k_on[:, None] / self.interstitial_l
+        times = np.ascontiguousarray(schedule.times_h, dtype=float)
+        ii, ib = self._ii.astype(np.int64), self._ib.astype(np.int64)
+        mu = np.ascontiguousarray(self.repair_rate_per_h, dtype=float)
+        atol = np.ascontiguousarray(system.atol)
+        for b in range(self.batch):
+            res, steps, rejected = solve_tagged(np.ascontiguousarray(self.A[b]), np.ascontiguousarray(self.receptor_nmol[b]),
+                                                np.ascontiguousarray(kvi[b]), ii, ib, float(self.lambda_phys_per_h), mu,
+                                                times, np.ascontiguousarray(ntot[b], dtype=float), grid, float(t_end),
+                                                float(rtol), atol, 1e-5, 200000)
+            if steps < 0:
+                raise SolverError(f"{self.patients[b].patient_id}: " + ("step size underflow" if steps == -1 else
+                                                                         "more than 200000 steps"))
+            out[b] = res
+            if stats is not None:
+                stats.steps += steps
+                stats.rejected += rejected
+                stats.rhs_calls += 2 * (steps + rejected) + schedule.n_injections
+        return out
 
 
 class TaggedSystem:
