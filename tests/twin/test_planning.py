@@ -1,6 +1,7 @@
 """Planning: linear pricing vs full solves, constraints, trade-off curve, uncertainty."""
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -107,3 +108,15 @@ def test_planning_input_errors():
         PlanningConstraints(constraint_quantile=1.5)
     with pytest.raises(TwinParameterError, match="tumour"):
         plan_schedules(PBPKModel(LIG, default_patient(LIG, n_tumours=0)), n_cycles=1)
+
+
+def test_bed_from_g_matches_dale_mono_exponential_closed_form():
+    """BED from (D, G) equals the radiobiology module's Dale mono-exponential BED (G = λ/(λ+μ))."""
+    from theranomics.dosimetry.radiobiology import RadiobiologyError, bed_from_g_gy, bed_mono_exp_gy
+    lam, t_rep = math.log(2) / 50.0, 2.8
+    g = lam / (lam + math.log(2) / t_rep)
+    assert bed_from_g_gy(20.0, g, 2.6) == pytest.approx(bed_mono_exp_gy(20.0, 50.0, "kidney"), rel=1e-12)
+    np.testing.assert_allclose(bed_from_g_gy(np.array([0.0, 10.0]), 1.0, 2.0), [0.0, 60.0])
+    for args, match in (((-1.0, 0.5, 3.0), "dose_gy"), ((1.0, 1.5, 3.0), "g_factor"), ((1.0, 0.5, 0.0), "alpha_beta")):
+        with pytest.raises(RadiobiologyError, match=match):
+            bed_from_g_gy(*args)

@@ -126,6 +126,26 @@ def _bed(dose: float, g: float, alpha_beta_gy: float) -> float:
     return dose * (1.0 + g * dose / alpha_beta_gy)
 
 
+def bed_from_g_gy(dose_gy, g_factor, alpha_beta_gy):
+    """Dale's BED = D·(1 + G·D/(α/β)) from an absorbed dose and its Lea–Catcheside factor G.
+
+    Elementwise over arrays (numpy broadcasting), for G computed elsewhere (e.g. an ODE accumulator
+    of the activity curve, :mod:`theranomics.twin`).  D ≥ 0 Gy, 0 ≤ G ≤ 1, α/β > 0 Gy; NaN inputs
+    propagate (an organ without LQ parameters gets a NaN BED).
+    """
+    d = np.asarray(dose_gy, dtype=float)
+    g = np.asarray(g_factor, dtype=float)
+    ab = np.asarray(alpha_beta_gy, dtype=float)
+    if np.any(d < 0) or np.any(np.isinf(d)):
+        raise RadiobiologyError("dose_gy must be finite and >= 0 Gy")
+    if np.any((g < 0) | (g > 1 + 1e-9)):
+        raise RadiobiologyError("the Lea-Catcheside factor g_factor must be within 0-1")
+    if np.any(ab <= 0):
+        raise RadiobiologyError("alpha_beta_gy must be > 0 Gy")
+    out = d * (1.0 + g * d / ab)
+    return float(out) if out.ndim == 0 else out
+
+
 def bed_sum_of_exponentials_gy(amplitudes_gy_per_h, rates_per_h, tissue: str | TissueParameters = "tumour", *,
                                alpha_beta_gy: float | None = None, repair_half_time_h: float | None = None) -> float:
     """BED = D(1 + G·D/(α/β)) for a dose rate Σ c_i e^{−b_i t} (Gy/h, 1/h)."""
@@ -280,6 +300,6 @@ def check_limits(organ: str, *, absorbed_dose_gy: float | None = None, bed_gy: f
 
 __all__ = [
     "RadiobiologyError", "TissueParameters", "TISSUES", "tissue_parameters", "lea_catcheside_g",
-    "bed_sum_of_exponentials_gy", "bed_mono_exp_gy", "bed_uptake_gy", "bed_from_fit_gy", "eqd2_gy",
+    "bed_sum_of_exponentials_gy", "bed_from_g_gy", "bed_mono_exp_gy", "bed_uptake_gy", "bed_from_fit_gy", "eqd2_gy",
     "multicycle_bed_gy", "OrganLimit", "LIMITS", "LimitCheck", "check_limits",
 ]

@@ -86,8 +86,9 @@ def alpha_beta_gy(organ: str) -> float:
 
 
 def bed_gy(dose_gy, g, alpha_beta):
-    """Dale: BED = D (1 + G D / (α/β)) (elementwise)."""
-    return dose_gy * (1.0 + g * dose_gy / alpha_beta)
+    """Dale: BED = D (1 + G D / (α/β)) (elementwise), :func:`theranomics.dosimetry.radiobiology.bed_from_g_gy`."""
+    from ..dosimetry.radiobiology import bed_from_g_gy
+    return bed_from_g_gy(dose_gy, g, alpha_beta)
 
 
 def s_values_of(model, s_values: SValues | None = None) -> np.ndarray:
