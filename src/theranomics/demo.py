@@ -29,7 +29,7 @@ def run_demo(out_dir: str | Path, seed: int = 7, tracer: str = "psma-11", small:
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     report = Report(f"Theranomics demo — virtual patient (seed {seed}, {tracer})")
-    stages = tqdm(total=5, desc="demo", unit="stage")
+    stages = tqdm(total=6, desc="demo", unit="stage")
 
     t = time.perf_counter()
     sim = simulate_patient(PatientParameters(), seed=seed, tracer=tracer, small=small, progress=True)
@@ -91,6 +91,25 @@ def run_demo(out_dir: str | Path, seed: int = 7, tracer: str = "psma-11", small:
             sec.append(Report.figure(mip_png(img, None, f"SPECT {label} ({hours:.0f} h)", vmax=vmax, cmap="magma"),
                                      f"{label}: same grey scale for all time points"))
     timings["read_spect_dicom_s"] = time.perf_counter() - t
+    stages.update()
+
+    # -- dosimetry (serial SPECT/CT → TAC → TIA → absorbed dose) ------------------------------
+    t = time.perf_counter()
+    from .dosimetry.workflow import DosimetrySettings, dosimetry_folder
+    # the SPECT system resolution is clinic knowledge (written beside the calibration factor)
+    first_spect = next(layout.modality_dir(patient_dir, c.index, tp_.label, "spect") / "calibration.json"
+                       for c in study.cycles if c.index >= 1 for tp_ in c.timepoints)
+    fwhm = json.loads(first_spect.read_text()).get("spect_fwhm_mm")
+    dsettings = DosimetrySettings(spect_fwhm_mm=float(fwhm)) if fwhm else DosimetrySettings()
+    dpaths = dosimetry_folder(patient_dir, out_dir / "dosimetry", settings=dsettings)
+    table = pd.read_csv(dpaths["dosimetry_csv"]) if "dosimetry_csv" in dpaths else pd.read_csv(out_dir / "dosimetry" / "dosimetry.csv")
+    sec = report.section("Dosimetry (theranomics dosimetry)")
+    show = [c for c in ("cycle", "voi", "mass_g", "tia_mbq_h", "model", "dose_gy", "dose_gy_per_gbq", "bed_gy", "flags")
+            if c in table.columns]
+    sec.append(Report.table(table[show]))
+    if "report_html" in dpaths:
+        sec.append(Report.text(f"Full dosimetry report (TACs, fits, DVHs): {dpaths['report_html']}"))
+    timings["dosimetry_s"] = time.perf_counter() - t
     stages.update()
 
     # -- ground truth summary (what the simulator planted) -----------------------------------

@@ -39,7 +39,8 @@ def test_calibration_and_truth_files(sim_small, written):
     for tp in sim_small.study.cycle(1).timepoints:
         cal = json.loads((layout.modality_dir(written, 1, tp.label, "spect") / "calibration.json").read_text())
         assert cal == {"calibration_cps_per_mbq": sim_small.params.calibration_cps_per_mbq,
-                       "acquisition_duration_s": sim_small.params.spect_duration_s}
+                       "acquisition_duration_s": sim_small.params.spect_duration_s,
+                       "spect_fwhm_mm": sim_small.params.spect_fwhm_mm}
     truth = layout.truth_dir(written)
     params = json.loads((truth / "parameters.json").read_text())
     assert params["seed"] == 11 and params["tracer"] == "psma-11"

@@ -2,7 +2,7 @@
 
 Per time point: NIfTI images (``pet`` Bq/mL, ``ct`` HU, ``spect`` counts), the clinical organ
 mask ``masks/organs.nii.gz`` on the CT grid (organs only, no lesions) and, for SPECT,
-``spect/calibration.json`` (calibration_cps_per_mbq, acquisition_duration_s: clinic knowledge);
+``spect/calibration.json`` (calibration_cps_per_mbq, acquisition_duration_s, spect_fwhm_mm: clinic knowledge);
 ``study.json``; and ``truth/``:
 
 * ``parameters.json`` — every parameter and the seed;
@@ -54,7 +54,9 @@ def write_patient(sim, out_dir, dicom: bool = True) -> Path:
             if "spect" in tp.images:
                 img = tp.images["spect"]
                 cal = {"calibration_cps_per_mbq": float(img.meta["calibration_cps_per_mbq"]),
-                       "acquisition_duration_s": float(img.meta["acquisition_duration_s"])}
+                       "acquisition_duration_s": float(img.meta["acquisition_duration_s"]),
+                       # the system's resolution, known to the clinic from its phantom measurements
+                       "spect_fwhm_mm": float(sim.parameters["patient_parameters"]["spect_fwhm_mm"])}
                 path = layout.modality_dir(pdir, cycle.index, tp.label, "spect") / "calibration.json"
                 path.write_text(json.dumps(cal, indent=2))
 
