@@ -133,3 +133,15 @@ def test_pet_without_weight_or_dose_is_a_clear_error(quant_patient, tmp_path):
 def test_bad_settings():
     with pytest.raises(ValueError, match="method"):
         QuantifySettings(method="magic")
+
+
+def test_ct_that_does_not_cover_the_pet_is_refused(quant_patient):
+    from dataclasses import replace as dc_replace
+    from theranomics.core import Geometry, Image
+    _, tp = quant_patient
+    suv, _ = load_pet_suv(tp / "pet" / "dicom")
+    g = suv.geometry
+    far = Geometry(g.shape, g.spacing_mm, (g.origin_mm[0], g.origin_mm[1], g.origin_mm[2] + 5000.0), g.direction)
+    ct = Image(np.zeros(g.shape, np.float32), far, "HU", "CT")
+    with pytest.raises(ValueError, match="PET and CT grids do not match"):
+        quantify(suv, ct=ct)

@@ -123,6 +123,7 @@ def quantify(suv: Image, *, ct: Image | None = None, organs: LabelMap | None = N
     organs_pet = _organs_on(organs, suv)
     ct_pet = None
     if ct is not None:
+        _require_overlap(ct, suv)
         ct_pet = ct if ct.geometry.same_grid(suv.geometry) else resample_to(ct, suv.geometry, default_value=-1000.0)
     refs = _references(suv, organs_pet, settings, warnings)
     timings["references"] = time.perf_counter() - t
@@ -215,6 +216,23 @@ def quantify(suv: Image, *, ct: Image | None = None, organs: LabelMap | None = N
             warnings.append(f"PSMA expression score not computed: {exc}")
     timings["tables"] = time.perf_counter() - t
     return QuantResult(suv, lesions, table, wb, refs, stage, decisions, settings, timings, warnings)
+
+
+def _require_overlap(ct: Image, pet: Image, min_fraction: float = 0.5) -> None:
+    """The CT must cover most of the PET field of view (same patient frame), else it is the wrong CT."""
+    def extent(img: Image):
+        nz, ny, nx = img.shape
+        corners = np.array([[i, j, k] for i in (0, nx - 1) for j in (0, ny - 1) for k in (0, nz - 1)], float)
+        w = img.geometry.index_to_world(corners)
+        return w.min(axis=0), w.max(axis=0)
+    (a0, a1), (b0, b1) = extent(ct), extent(pet)
+    overlap = np.clip(np.minimum(a1, b1) - np.maximum(a0, b0), 0, None)
+    size = np.maximum(b1 - b0, 1e-6)
+    fraction = float(np.prod(overlap / size))
+    if fraction < min_fraction:
+        raise ValueError(f"the CT covers only {100 * fraction:.0f} % of the PET field of view (CT extent "
+                         f"{a0.round(1).tolist()}–{a1.round(1).tolist()} mm, PET {b0.round(1).tolist()}–{b1.round(1).tolist()} mm): "
+                         "PET and CT grids do not match — is it the CT of this PET study?")
 
 
 def _eligibility(table: pd.DataFrame, refs: dict, settings: QuantifySettings) -> list[dict]:
