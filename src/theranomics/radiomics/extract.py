@@ -120,6 +120,12 @@ def _worker_init() -> None:
         pass
 
 
+def _warm_up() -> None:
+    """Build the lazily cached lookup tables (marching-cubes cells) before forking workers."""
+    from .features.morphology import _cell_tables
+    _cell_tables()
+
+
 def _job(args: tuple) -> dict[str, float]:
     return extract_roi(*args[:-1], **args[-1])
 
@@ -182,8 +188,11 @@ def extract_features(image: Image, labels: LabelMap | np.ndarray, settings: Radi
     if n_jobs == 1 or len(jobs) == 1:
         results = [_job(job) for job in jobs]
     else:
-        with ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), initializer=_worker_init) as pool:
-            results = list(pool.map(_job, jobs))
+        workers = min(n_jobs, len(jobs))
+        _warm_up()  # tables built once here are inherited by forked workers
+        with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
+            # a few lesions per task: per-task pickling/dispatch costs about as much as a small lesion
+            results = list(pool.map(_job, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
     df = pd.DataFrame(results, index=pd.Index([int(x) for x in label_ids], name="label"))
     order = [t for t in _catalogue.catalogue(settings, include_diagnostics=True).tag if t in df.columns]
     df = df[order + [c for c in df.columns if c not in order]]
