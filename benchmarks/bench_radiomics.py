@@ -397,7 +397,9 @@ def report(a, n, radii, bands, ours, ours_whole, pyrad, mirp, errors, t_multi, t
          f"Volume {tuple(a.shape)} voxels (4 mm), {n} lesions of radius 3–15 voxels (synthetic PET, SUV); features: "
          "first order, shape, GLCM, GLRLM, GLSZM, GLDM/NGLDM, NGTDM; FBS 0.25 SUV; 3D.",
          f"Single-threaded: all engines pinned to core {a.core}, one BLAS/OpenMP thread, CPU time of the engine's "
-         f"process (best of {a.repeats} for pre-cropped theranomics/PyRadiomics; MIRP once).", ""]
+         f"process (best of {a.repeats} for pre-cropped theranomics/PyRadiomics; MIRP once).",
+         f"Load average at the end of the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a shared machine: "
+         "when it exceeds the core count, the multi-core figure below cannot show a speed-up).", ""]
     if pyrad:
         L.append(f"PyRadiomics {pyrad['version']} (additionalInfo off, i.e. without its diagnostic image hashing).")
     if mirp:
