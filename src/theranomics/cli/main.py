@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    for noisy in ("numexpr", "numexpr.utils", "matplotlib", "PIL", "distributed"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)
     except (CliError, ValueError, FileNotFoundError, KeyError, TypeError) as exc:

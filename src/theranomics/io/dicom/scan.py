@@ -67,11 +67,21 @@ def _candidate_files(path: Path, recursive: bool) -> list[Path]:
     return sorted(p for p in walker if p.is_file() and not p.name.startswith(".") and looks_like_dicom(p))
 
 
-def read_headers(files: Iterable[Path]) -> list[tuple[Path, Dataset]]:
-    """Headers of DICOM files, skipping DICOMDIR indexes."""
+def read_lazy(path: Path) -> Dataset:
+    """Whole file parsed once, with large elements (pixel data) read from disk only when used."""
+    try:
+        return pydicom.dcmread(path, defer_size="64 KB")
+    except Exception as exc:  # pydicom raises many types for damaged files
+        raise DicomReadError(f"{path}: not a readable DICOM file ({type(exc).__name__}: {exc})") from None
+
+
+def read_headers(files: Iterable[Path], lazy_full: bool = False) -> list[tuple[Path, Dataset]]:
+    """Headers of DICOM files, skipping DICOMDIR indexes.  With ``lazy_full`` the whole datasets
+    are parsed (pixel data deferred), so that a reader needs no second pass over the files."""
     out = []
+    reader = read_lazy if lazy_full else read_header
     for f in files:
-        ds = read_header(f)
+        ds = reader(f)
         if str(getattr(ds, "file_meta", Dataset()).get("MediaStorageSOPClassUID", "")) == _DICOMDIR_CLASS:
             continue
         out.append((f, ds))

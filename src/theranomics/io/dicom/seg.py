@@ -104,7 +104,9 @@ _TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyID
 
 
 def _with_type2(ds):
-    """Copy of a source header with absent type-2 attributes present and empty."""
+    """The source header, or a copy of it with absent type-2 attributes present and empty."""
+    if all(keyword in ds for keyword in _TYPE2):
+        return ds
     ds = copy.deepcopy(ds)
     for keyword in _TYPE2:
         if keyword not in ds:

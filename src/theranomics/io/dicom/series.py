@@ -445,9 +445,11 @@ def read_series(path_or_files: str | Path | Iterable[str | Path], modality: str 
     irregular spacing and missing required tags.
     """
     files, source = _resolve_files(path_or_files)
-    infos = group_series(read_headers(files))
+    parsed = read_headers(files, lazy_full=True)  # one parse per file; pixel data read on use
+    infos = group_series(parsed)
     info = select_series(infos, source, modality, series_uid)
-    datasets = [(f, _read_full(f)) for f in info.files]
+    by_file = dict(parsed)
+    datasets = [(f, by_file[f]) for f in info.files]
     mod = info.modality.upper()
     enhanced = ["PerFrameFunctionalGroupsSequence" in ds for _, ds in datasets]
     if mod == "NM":
