@@ -5,6 +5,12 @@ SimpleITK: rigid (Euler 3-D, Mattes mutual information, multi-resolution) and an
 optional deformable B-spline stage.  A :class:`Registration` result maps the
 *moving* image onto the *fixed* grid; :func:`apply` resamples any image or
 label map of the moving frame with it (label maps by nearest neighbour).
+
+Speed: ``working_voxel_mm`` block-averages both images (``sitk.BinShrink`` by integer factors)
+to about that voxel size before optimising.  The transform lives in world mm, so it applies
+unchanged at full resolution, and the result's ``fixed_geometry`` is the full fixed grid.  On
+CT at ~1–4.4 mm, 8 mm working voxels register a 256×256×300 pair in ~2 s with translations
+within ~0.1 mm of the full-resolution result (``benchmarks/bench_dosimetry.py``).
 """
 from __future__ import annotations
 
@@ -48,17 +54,32 @@ def _as_float(image: Image) -> sitk.Image:
     return sitk.Cast(to_sitk(image), sitk.sitkFloat32)
 
 
+def working_image(image: Image, working_voxel_mm: float | None) -> sitk.Image:
+    """``image`` as float32 SimpleITK, block-averaged by integer factors round(working_voxel_mm / spacing)
+    per axis (unchanged where the image is already that coarse, or when ``working_voxel_mm`` is None)."""
+    img = _as_float(image)
+    if working_voxel_mm is None:
+        return img
+    if isinstance(working_voxel_mm, bool) or not isinstance(working_voxel_mm, (int, float)) or \
+            not np.isfinite(working_voxel_mm) or working_voxel_mm <= 0:
+        raise ValueError(f"working_voxel_mm must be a positive number of mm or None, got {working_voxel_mm!r}")
+    factors = [max(1, int(round(working_voxel_mm / s))) for s in image.geometry.spacing_mm]
+    return img if factors == [1, 1, 1] else sitk.BinShrink(img, factors)
+
+
 def register_rigid(fixed: Image, moving: Image, *, metric: str = "mattes", bins: int = 50,
                    sampling_fraction: float = 0.2, shrink_factors=(4, 2, 1), smoothing_mm=(4.0, 2.0, 0.0),
-                   iterations: int = 200, seed: int = 0, initial: str = "geometry") -> Registration:
+                   iterations: int = 200, seed: int = 0, initial: str = "geometry",
+                   working_voxel_mm: float | None = None) -> Registration:
     """Rigid (6 degrees of freedom) registration of ``moving`` onto ``fixed``.
 
     ``metric`` is ``"mattes"`` (mutual information, for CT↔CT of different noise or
     PET↔CT) or ``"mse"`` (same modality, same intensity scale).  ``initial``:
     ``"geometry"`` (centres of the grids) or ``"moments"`` (centres of mass).
-    Deterministic for a given ``seed``.
+    ``working_voxel_mm``: optimise on images block-averaged to about this voxel size
+    (module doc; ``None``: the native grids).  Deterministic for a given ``seed``.
     """
-    f, m = _as_float(fixed), _as_float(moving)
+    f, m = working_image(fixed, working_voxel_mm), working_image(moving, working_voxel_mm)
     init_mode = {"geometry": sitk.CenteredTransformInitializerFilter.GEOMETRY,
                  "moments": sitk.CenteredTransformInitializerFilter.MOMENTS}
     if initial not in init_mode:
@@ -86,14 +107,17 @@ def register_rigid(fixed: Image, moving: Image, *, metric: str = "mattes", bins:
     except RuntimeError as exc:
         raise RegistrationError(f"rigid registration failed: {str(exc).strip().splitlines()[-1]}") from None
     return Registration(transform, fixed.geometry, float(reg.GetMetricValue()), f"rigid-{metric}",
-                        int(reg.GetOptimizerIteration()), {"stop": reg.GetOptimizerStopConditionDescription()})
+                        int(reg.GetOptimizerIteration()), {"stop": reg.GetOptimizerStopConditionDescription(),
+                                                           "working_voxel_mm": working_voxel_mm,
+                                                           "working_size": tuple(f.GetSize())})
 
 
 def register_deformable(fixed: Image, moving: Image, *, initial: Registration | None = None,
                         grid_spacing_mm: float = 50.0, iterations: int = 50, seed: int = 0,
-                        sampling_fraction: float = 0.1) -> Registration:
-    """B-spline deformable registration (Mattes MI, L-BFGS-B), optionally after a rigid stage."""
-    f, m = _as_float(fixed), _as_float(moving)
+                        sampling_fraction: float = 0.1, working_voxel_mm: float | None = None) -> Registration:
+    """B-spline deformable registration (Mattes MI, L-BFGS-B), optionally after a rigid stage;
+    ``working_voxel_mm`` as in :func:`register_rigid`."""
+    f, m = working_image(fixed, working_voxel_mm), working_image(moving, working_voxel_mm)
     mesh = [max(1, int(round(n * s / grid_spacing_mm))) for n, s in zip(f.GetSize(), f.GetSpacing())]
     bspline = sitk.BSplineTransformInitializer(f, mesh)
     reg = sitk.ImageRegistrationMethod()
@@ -114,7 +138,7 @@ def register_deformable(fixed: Image, moving: Image, *, initial: Registration | 
         composite.AddTransform(initial.transform)
     composite.AddTransform(bspline)
     return Registration(composite, fixed.geometry, float(reg.GetMetricValue()), "deformable-bspline",
-                        int(reg.GetOptimizerIteration()))
+                        int(reg.GetOptimizerIteration()), {"working_voxel_mm": working_voxel_mm})
 
 
 def apply(registration: Registration, image: Image | LabelMap, default_value: float = 0.0,
@@ -145,4 +169,4 @@ def transform_points(registration: Registration, points_mm: np.ndarray) -> np.nd
 
 
 __all__ = ["Registration", "RegistrationError", "register_rigid", "register_deformable", "apply", "identity",
-           "transform_points"]
+           "transform_points", "working_image"]
