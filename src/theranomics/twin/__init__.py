@@ -4,7 +4,9 @@ A whole-body PBPK model of a radioligand (:mod:`.model`, parameters in :mod:`.pa
 with a batched stiff solver (:mod:`.solver`); dosimetry coupling (:mod:`.dosimetry`);
 personalisation by fitting measured TACs with uncertainty (:mod:`.personalise`); planning of
 activities and ligand amount within organ limits (:mod:`.planning`); the simulator's kinetics
-protocol (:mod:`.kinetics`); and an HTML report (:mod:`.report`).
+protocol (:mod:`.kinetics`); the patient workflow behind ``theranomics plan`` (:mod:`.workflow`, HTML
+report in :mod:`theranomics.report.twin_report`).  Solves use a compiled (numba) kernel when numba
+is installed (:mod:`._compiled`), else the batched numpy solver.
 """
 from .dosimetry import ElectronSelfDose, SphereSelfDose, dose_table
 from .model import PBPKModel, Schedule, TwinSolution
