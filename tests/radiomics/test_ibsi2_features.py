@@ -165,3 +165,15 @@ def test_filter_changes_only_intensity_features(digital_phantom_data):
                                                                     "boundary": "nearest"})).iloc[0]
     assert filtered["morph_volume"] == plain["morph_volume"]
     assert filtered["stat_mean"] == pytest.approx(7.0) and filtered["stat_var"] == pytest.approx(0.0, abs=1e-20)
+
+
+def test_long_table_names_the_filter(ct_phantom_data):
+    """Features of a response map say so in the long table's parameter column (morphology not)."""
+    from dataclasses import replace as _replace
+
+    from theranomics.radiomics import to_long
+    image, labels = ct_phantom_data
+    df = extract_features(image, labels, _replace(ibsi2_config("3.A"), families=("morphology", "statistics")))
+    long = to_long(df).set_index("feature_tag")
+    assert long.loc["stat_mean", "parameter"] == "filter log (boundary=mirror, dims=2d, sigma_mm=1.5, truncate=4.0)"
+    assert long.loc["morph_volume", "parameter"] == ""

@@ -131,6 +131,16 @@ def _texture_parameter(family: str, settings: RadiomicsSettings) -> str:
     return "linkage 1" if family == "glszm" else ""
 
 
+def _filter_parameter(settings: RadiomicsSettings) -> str:
+    """"filter <name> (k=v, ...)" for features of an IBSI-2 response map, "" without a filter."""
+    f = getattr(settings, "filter", None)
+    if f is None:
+        return ""
+    d = f.to_dict()
+    name = d.pop("filter")
+    return f"filter {name} (" + ", ".join(f"{k}={v}" for k, v in d.items()) + ")"
+
+
 def _discretisation_parameter(settings: RadiomicsSettings) -> str:
     d = settings.discretisation
     if d.method == "fbn":
@@ -148,6 +158,7 @@ def catalogue(settings: RadiomicsSettings | None = None, include_diagnostics: bo
                                      morphology_spatial=True)
     rows: list[FeatureInfo] = []
     fams = settings.families
+    flt = _filter_parameter(settings)
     if "morphology" in fams:
         for tag, (name, code) in _MORPHOLOGY.items():
             if tag in _SLOW and not settings.morphology_spatial:
@@ -174,6 +185,10 @@ def catalogue(settings: RadiomicsSettings | None = None, include_diagnostics: bo
         for dims in settings.texture.dims:
             for suffix, agg in AGGREGATIONS[family][dims]:
                 rows += [FeatureInfo(base + suffix, n, c, family, agg, par) for base, (n, c) in module.FEATURES.items()]
+    if flt:
+        rows = [r if r.family == "morphology" else
+                FeatureInfo(r.tag, r.feature_name, r.ibsi_code, r.family, r.aggregation,
+                            f"{flt}; {r.parameter}" if r.parameter else flt) for r in rows]
     if include_diagnostics:
         rows += [FeatureInfo(t, t, "", "diagnostics", "", "") for t in _DIAGNOSTIC_TAGS]
     return pd.DataFrame([r.__dict__ for r in rows],
