@@ -377,6 +377,8 @@ def main(argv=None) -> int:
     rss = json.loads(subprocess.run([sys.executable, str(Path(__file__).resolve()), "--rss-only", "--rss-shape",
                                      *map(str, a.rss_shape), "--rss-lesions", str(a.rss_lesions)],
                                     capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+    import shutil
+    shutil.rmtree(tmp, ignore_errors=True)
     agree = agreement(ours, pyrad, image, labels) if pyrad else []
     text = report(a, n, radii, bands, ours, ours_whole, pyrad, mirp, errors, t_multi, t_single_wall, rss, agree, whole)
     a.out.parent.mkdir(parents=True, exist_ok=True)
