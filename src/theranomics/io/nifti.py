@@ -1,12 +1,19 @@
 """NIfTI reading and writing through SimpleITK (which converts NIfTI's RAS to our LPS).
 
+Every read first checks that the file holds the bytes its header promises (:func:`check_complete`):
+SimpleITK alone returns a zero-filled image from a truncated ``.nii.gz``.
+
 The unit and modality are not part of NIfTI; they are stored in a JSON sidecar
 (``<name>.json`` beside ``<name>.nii.gz``) when written by Theranomics, and must
 be given explicitly otherwise.
 """
 from __future__ import annotations
 
+import gzip
 import json
+import math
+import struct
+import zlib
 from pathlib import Path
 
 import SimpleITK as sitk
@@ -37,9 +44,76 @@ def write_nifti(image: Image | LabelMap, path: str | Path) -> Path:
     return path
 
 
+def _expected_bytes(header: bytes) -> int | None:
+    """File size a NIfTI-1/-2 header promises: data offset + voxel bytes (None if not a NIfTI header).
+
+    NIfTI-1: ``sizeof_hdr`` 348, ``dim`` int16[8] at byte 40, ``bitpix`` at 72, ``vox_offset``
+    float32 at 108; NIfTI-2: 540, ``bitpix`` at 14, ``dim`` int64[8] at 16, ``vox_offset`` int64
+    at 168 (NIfTI-1/-2 standards, nifti.nimh.nih.gov); data starts at least 4 bytes after the header.
+    """
+    if len(header) < 348:
+        return None
+    for endian in "<>":
+        size = struct.unpack(endian + "i", header[:4])[0]
+        if size == 348:
+            dims = struct.unpack(endian + "8h", header[40:56])
+            bitpix = struct.unpack(endian + "h", header[72:74])[0]
+            offset = struct.unpack(endian + "f", header[108:112])[0]
+            break
+        if size == 540 and len(header) >= 540:
+            bitpix = struct.unpack(endian + "h", header[14:16])[0]
+            dims = struct.unpack(endian + "8q", header[16:80])
+            offset = struct.unpack(endian + "q", header[168:176])[0]
+            break
+    else:
+        return None
+    ndim = dims[0]
+    if not 1 <= ndim <= 7 or bitpix <= 0 or any(d < 1 for d in dims[1:ndim + 1]) or not math.isfinite(offset):
+        return None
+    return max(int(offset), size + 4) + math.prod(dims[1:ndim + 1]) * bitpix // 8
+
+
+def check_complete(path: str | Path) -> None:
+    """Raise ValueError naming ``path`` if it holds fewer bytes than its header promises.
+
+    SimpleITK reads a truncated ``.nii.gz`` without complaint (the missing voxels come back as
+    zeros).  Fast path: the gzip trailer's ISIZE (uncompressed size mod 2³², RFC 1952) equals the
+    promised size; otherwise the whole stream is decompressed, which also finds a stream cut short
+    or a CRC error.  A header that is not NIfTI-1/-2 is left to the reader to reject.
+    """
+    path = Path(path)
+    gz = path.name.endswith(".gz")
+    try:
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as fh:
+            expected = _expected_bytes(fh.read(540))
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ValueError(f"{path}: not a readable NIfTI file ({type(exc).__name__}: {exc})") from None
+    if expected is None:        # not a NIfTI header: SimpleITK says why
+        return
+    if not gz:
+        size = path.stat().st_size
+    else:
+        with open(path, "rb") as fh:
+            fh.seek(-4, 2)
+            if struct.unpack("<I", fh.read(4))[0] == expected % 2 ** 32:
+                return
+        size = 0
+        try:
+            with gzip.open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 22), b""):
+                    size += len(block)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(f"{path}: truncated or corrupt NIfTI file ({type(exc).__name__}: {exc}; "
+                             f"{size} of {expected} bytes readable)") from None
+    if size < expected:
+        raise ValueError(f"{path}: truncated NIfTI file: the header describes {expected} bytes, the file "
+                         f"has {size}")
+
+
 def _read(path: Path) -> tuple[sitk.Image, dict]:
     if not path.exists():
         raise FileNotFoundError(f"NIfTI file not found: {path}")
+    check_complete(path)
     try:
         img = sitk.ReadImage(str(path))
     except RuntimeError as exc:  # SimpleITK raises RuntimeError with a long ITK message
