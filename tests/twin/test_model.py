@@ -177,7 +177,7 @@ def test_published_renal_structure_alone_gives_low_kidney_dose():
     assert table.loc["renal_excreted_fraction", "status"] == "published"
 
 
-def test_renal_fractions_must_fit_in_the_filtrate(monkeypatch):
+def test_renal_fractions_must_fit_in_the_filtrate():
     lig = load_ligand(LIG)
     bad = replace(lig, data={**lig.data, "renal_retained_fraction": {**lig.data["renal_retained_fraction"],
                                                                      "value": 0.5}})
