@@ -11,7 +11,7 @@ import sys
 from .. import __version__
 
 #: Subcommand modules (theranomics.cli.<name>), in the order shown by --help.
-COMMANDS = ("simulate", "info", "suv", "quantify", "response", "radiomics", "dosimetry", "model", "cohort", "demo")
+COMMANDS = ("simulate", "info", "suv", "quantify", "response", "radiomics", "dosimetry", "plan", "model", "cohort", "demo")
 
 
 class CliError(Exception):
