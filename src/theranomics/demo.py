@@ -29,7 +29,7 @@ def run_demo(out_dir: str | Path, seed: int = 7, tracer: str = "psma-11", small:
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     report = Report(f"Theranomics demo — virtual patient (seed {seed}, {tracer})")
-    stages = tqdm(total=6, desc="demo", unit="stage")
+    stages = tqdm(total=7, desc="demo", unit="stage")
 
     t = time.perf_counter()
     sim = simulate_patient(PatientParameters(), seed=seed, tracer=tracer, small=small, progress=True)
@@ -110,6 +110,26 @@ def run_demo(out_dir: str | Path, seed: int = 7, tracer: str = "psma-11", small:
     if "report_html" in dpaths:
         sec.append(Report.text(f"Full dosimetry report (TACs, fits, DVHs): {dpaths['report_html']}"))
     timings["dosimetry_s"] = time.perf_counter() - t
+    stages.update()
+
+    # -- digital twin: personalise the PBPK model and plan the next cycles ------------------------
+    t = time.perf_counter()
+    from .twin.workflow import plan_folder
+    ligand = "dotatate" if "dotatate" in tracer else "psma-617"
+    ppaths = plan_folder(patient_dir, out_dir / "plan", ligand=ligand, quant_dir=out_dir / "quantify",
+                         dosimetry_dir=out_dir / "dosimetry", spect_fwhm_mm=dsettings.spect_fwhm_mm,
+                         n_samples=8 if small else 32)
+    plan = json.loads(ppaths["plan_json"].read_text())
+    sec = report.section("Theranostic digital twin (theranomics plan)")
+    sec.append(Report.text(f"Recommended activity per cycle (MBq): {plan.get('recommended_activity_mbq')}; "
+                           f"binding constraint: {plan.get('binding_constraint')}"))
+    for reason in plan.get("reasons", [])[:8]:
+        sec.append(Report.text(str(reason)))
+    if "doses_csv" in ppaths:
+        sec.append(Report.table(pd.read_csv(ppaths["doses_csv"])))
+    if "report_html" in ppaths:
+        sec.append(Report.text(f"Full planning report (TACs, trade-off, tumour sink): {ppaths['report_html']}"))
+    timings["plan_s"] = time.perf_counter() - t
     stages.update()
 
     # -- ground truth summary (what the simulator planted) -----------------------------------
