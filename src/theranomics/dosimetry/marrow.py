@@ -18,10 +18,20 @@ EANM Dosimetry Committee guideline (Hindorf et al., EJNMMI 37 (2010) 1238–1250
   from patient-specific S-values on a marrow VOI (:func:`theranomics.dosimetry.mird.patient_s_values`)
   or a phantom table.
 
-Self-dose S(RM←RM) here (:func:`marrow_self_s_value`) counts electrons deposited locally
-(absorbed fraction 1 — conservative; trabecular-bone models give 0.7–0.9 for Lu-177 β,
-MIRD Pamphlet 22) divided by m_RM; photons from marrow activity are a small share and enter
-with the image-based cross terms.
+Self-dose S(RM←RM) (:func:`marrow_self_s_value`)::
+
+    S(RM←RM) = (E_e · φ_e + E_γ · φ_γ) / m_RM
+
+* electrons (β, conversion, Auger; ICRP-107 E_e) deposited locally, φ_e = 1 by default —
+  conservative; trabecular-bone models give 0.7–0.9 for Lu-177 β (MIRD Pamphlet 22);
+* photons (ICRP-107 E_γ, x and γ): φ_γ is the self absorbed fraction of a **unit-density-scaled
+  sphere of the red-marrow mass** (ICRP 89 red-marrow density 1.03 g/cm³) from the project's
+  photon point kernel (:func:`theranomics.dosimetry.spheres.sphere_absorbed_fraction`; Lu-177:
+  φ_γ ≈ 0.18 for 1170 g, so photons add ≈ 4 % to the self-dose).  Red marrow is spread over the
+  skeleton, where photons escape more easily than from one compact sphere of the same mass, so
+  the sphere value is an upper bound (as φ_e = 1 is); pass ``photon_absorbed_fraction`` to use
+  a phantom value (e.g. from OLINDA/IDAC) or 0 to leave photons out.  Photons from activity
+  *outside* the marrow (remainder, lesions) enter through the cross terms.
 
 The image-based method scales a marrow VOI (e.g. L2–L4 vertebral bodies, or the whole marrow
 label of a phantom) to the whole marrow: Ã_RM = Ã_VOI · m_RM / m_VOI (Ferrer et al., Cancer
@@ -42,6 +52,8 @@ REFERENCE_RED_MARROW_G = {"M": 1170.0, "F": 900.0}
 REFERENCE_BODY_MASS_KG = {"M": 73.0, "F": 60.0}
 #: Default red-marrow-to-blood ratio (Hindorf et al. 2010, for non-marrow-binding agents).
 DEFAULT_RMBLR = 1.0
+#: ICRP Publication 89 (2002), Table 2.1: density of red (active) marrow, g/cm³.
+RED_MARROW_DENSITY_G_CM3 = 1.03
 DECAYS_PER_MBQ_H = 3.6e9
 MEV_J = 1.602176634e-13
 
@@ -75,14 +87,30 @@ def red_marrow_mass_g(sex: str | None, weight_kg: float | None = None, scale: st
     return ref * _finite(weight_kg, "weight_kg", True) / REFERENCE_BODY_MASS_KG[sex]
 
 
-def marrow_self_s_value(nuclide: str, marrow_mass_g: float, electron_absorbed_fraction: float = 1.0) -> float:
-    """S(RM←RM) in Gy/(MBq·h) = E_electrons · φ / m_RM (module doc)."""
+def marrow_photon_absorbed_fraction(nuclide: str, marrow_mass_g: float) -> float:
+    """φ_γ of a sphere of mass ``marrow_mass_g`` at the red-marrow density (module doc: an upper bound)."""
+    from .spheres import sphere_absorbed_fraction
+    m = _finite(marrow_mass_g, "marrow_mass_g", True)
+    if nuclides.photon_energy_per_decay_mev(nuclide) == 0:
+        return 0.0
+    return float(sphere_absorbed_fraction(nuclide, m / RED_MARROW_DENSITY_G_CM3, include=("photons",),
+                                          density_g_cm3=RED_MARROW_DENSITY_G_CM3)[0])
+
+
+def marrow_self_s_value(nuclide: str, marrow_mass_g: float, electron_absorbed_fraction: float = 1.0,
+                        photon_absorbed_fraction: float | None = None) -> float:
+    """S(RM←RM) in Gy/(MBq·h) = (E_e·φ_e + E_γ·φ_γ) / m_RM (module doc); ``photon_absorbed_fraction``
+    ``None``: :func:`marrow_photon_absorbed_fraction`."""
     m = _finite(marrow_mass_g, "marrow_mass_g", True)
     phi = _finite(electron_absorbed_fraction, "electron_absorbed_fraction", True)
     if phi > 1:
         raise MarrowError(f"electron_absorbed_fraction must be <= 1, got {phi}")
-    e = nuclides.electron_energy_per_decay_mev(nuclide)
-    return e * MEV_J * DECAYS_PER_MBQ_H * phi / (m * 1e-3)
+    phi_g = marrow_photon_absorbed_fraction(nuclide, m) if photon_absorbed_fraction is None else \
+        _finite(photon_absorbed_fraction, "photon_absorbed_fraction")
+    if phi_g > 1:
+        raise MarrowError(f"photon_absorbed_fraction must be <= 1, got {phi_g}")
+    e = nuclides.electron_energy_per_decay_mev(nuclide) * phi + nuclides.photon_energy_per_decay_mev(nuclide) * phi_g
+    return e * MEV_J * DECAYS_PER_MBQ_H / (m * 1e-3)
 
 
 def blood_based_marrow_tia_mbq_h(blood_tia_mbq_h_per_ml: float, marrow_mass_g: float,
@@ -117,18 +145,21 @@ class MarrowDose:
 
 def marrow_dose(method: str, tia_mbq_h: float, marrow_mass_g: float, nuclide: str, *,
                 cross: Mapping[str, tuple[float, float]] | None = None, electron_absorbed_fraction: float = 1.0,
-                parameters: Mapping[str, float] | None = None, flags=()) -> MarrowDose:
+                photon_absorbed_fraction: float | None = None, parameters: Mapping[str, float] | None = None,
+                flags=()) -> MarrowDose:
     """D_RM = Ã_RM·S(RM←RM) + Σ Ã_s·S(RM←s); ``cross`` maps a source name to (Ã_s MBq·h, S Gy/(MBq·h))."""
-    s_self = marrow_self_s_value(nuclide, marrow_mass_g, electron_absorbed_fraction)
+    phi_g = marrow_photon_absorbed_fraction(nuclide, marrow_mass_g) if photon_absorbed_fraction is None else \
+        photon_absorbed_fraction
+    s_self = marrow_self_s_value(nuclide, marrow_mass_g, electron_absorbed_fraction, phi_g)
     cross_dose = {}
     for name, (tia, s) in dict(cross or {}).items():
         cross_dose[str(name)] = _finite(tia, f"TIA of {name}") * _finite(s, f"S(RM←{name})")
     flags = tuple(flags) + (() if cross else ("no_cross_dose",))
     return MarrowDose(method, float(marrow_mass_g), _finite(tia_mbq_h, "tia_mbq_h"), tia_mbq_h * s_self, cross_dose,
                       flags, {"s_self_gy_per_mbq_h": s_self, "electron_absorbed_fraction": electron_absorbed_fraction,
-                              **dict(parameters or {})})
+                              "photon_absorbed_fraction": float(phi_g), **dict(parameters or {})})
 
 
-__all__ = ["REFERENCE_RED_MARROW_G", "REFERENCE_BODY_MASS_KG", "DEFAULT_RMBLR", "MarrowError", "red_marrow_mass_g",
-           "marrow_self_s_value", "blood_based_marrow_tia_mbq_h", "image_based_marrow_tia_mbq_h", "MarrowDose",
+__all__ = ["REFERENCE_RED_MARROW_G", "REFERENCE_BODY_MASS_KG", "DEFAULT_RMBLR", "RED_MARROW_DENSITY_G_CM3",
+           "MarrowError", "red_marrow_mass_g", "marrow_photon_absorbed_fraction", "marrow_self_s_value", "blood_based_marrow_tia_mbq_h", "image_based_marrow_tia_mbq_h", "MarrowDose",
            "marrow_dose"]

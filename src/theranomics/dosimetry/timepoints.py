@@ -40,7 +40,9 @@ class TimePointError(ValueError):
 
 @dataclass(frozen=True)
 class Calibration:
-    """SPECT calibration of one acquisition (``calibration.json`` beside ``spect.nii.gz``)."""
+    """SPECT calibration of one acquisition (``calibration.json`` beside ``spect.nii.gz`` or beside
+    the ``dicom/`` folder).  ``spect_fwhm_mm`` (system resolution, optional) is used for recovery
+    correction when the settings do not give one."""
 
     calibration_cps_per_mbq: float
     acquisition_duration_s: float
@@ -48,12 +50,18 @@ class Calibration:
     deadtime_model: str = "paralysable"
     observed_count_rate_cps: float | None = None
     calibration_rel_sigma: float | None = None
+    spect_fwhm_mm: float | None = None
+    source: str = ""
 
     def __post_init__(self) -> None:
         for name in ("calibration_cps_per_mbq", "acquisition_duration_s"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise TimePointError(f"calibration field {name!r} must be a positive number, got {v!r}")
+        v = self.spect_fwhm_mm
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                              or v <= 0):
+            raise TimePointError(f"calibration field 'spect_fwhm_mm' must be a positive number of mm, got {v!r}")
 
     @property
     def deadtime_factor(self) -> float:
@@ -65,23 +73,27 @@ class Calibration:
     @classmethod
     def from_mapping(cls, d: Mapping, where: str) -> "Calibration":
         for key in ("calibration_cps_per_mbq", "acquisition_duration_s"):
-            if key not in d:
+            if key not in d or d[key] is None:
                 raise TimePointError(f"{where}: missing calibration field {key!r} (needed to turn counts into Bq/mL)")
-        keys = cls.__dataclass_fields__
+        keys = set(cls.__dataclass_fields__) - {"source"}
         try:
             return cls(**{k: (float(v) if k != "deadtime_model" and v is not None else v)
-                          for k, v in d.items() if k in keys})
+                          for k, v in d.items() if k in keys}, source=str(d.get("source", where)))
         except (TypeError, ValueError) as exc:
             raise TimePointError(f"{where}: {exc}") from None
 
 
 def find_calibration(spect: Image, override: Mapping | Calibration | None = None) -> Calibration:
-    """The calibration of a counts image: ``override``, ``calibration.json`` beside its source file,
-    or its metadata (as the simulator sets it) — else :class:`TimePointError`."""
+    """The calibration of a counts image, first found of: ``override``; ``meta['calibration']`` (a
+    mapping set by a reader, e.g. from a command-line option); ``calibration.json`` beside its
+    source file or DICOM folder; its metadata keys (as the simulator sets them) — else
+    :class:`TimePointError`."""
     if isinstance(override, Calibration):
         return override
     if override is not None:
         return Calibration.from_mapping(override, "calibration")
+    if isinstance(spect.meta.get("calibration"), Mapping):
+        return Calibration.from_mapping(spect.meta["calibration"], "SPECT image calibration")
     src = spect.meta.get("source")
     if src:
         path = Path(src).parent / "calibration.json"
@@ -90,12 +102,16 @@ def find_calibration(spect: Image, override: Mapping | Calibration | None = None
                 data = json.loads(path.read_text())
             except json.JSONDecodeError as exc:
                 raise TimePointError(f"{path}: not valid JSON ({exc})") from None
-            return Calibration.from_mapping(data, str(path))
+            if not isinstance(data, Mapping):
+                raise TimePointError(f"{path}: expected a JSON object with calibration_cps_per_mbq and "
+                                     "acquisition_duration_s")
+            return Calibration.from_mapping({**data, "source": str(path)}, str(path))
     if "calibration_cps_per_mbq" in spect.meta and "acquisition_duration_s" in spect.meta:
         return Calibration.from_mapping(spect.meta, "SPECT image metadata")
     where = f"{Path(src).parent / 'calibration.json'}" if src else "the SPECT image metadata"
     raise TimePointError(f"SPECT image is in counts but no calibration was found (looked for {where}); give "
-                         "calibration_cps_per_mbq and acquisition_duration_s")
+                         "calibration_cps_per_mbq and acquisition_duration_s (command line: "
+                         "--calibration-cps-per-mbq)")
 
 
 def quantify_spect(spect: Image, calibration: Mapping | Calibration | None = None) -> tuple[Image, Calibration | None]:
@@ -159,19 +175,6 @@ def merge_labelmaps(maps: Sequence[LabelMap], geometry: Geometry) -> LabelMap:
     return LabelMap(out, geometry, {v: n for v, n in names.items() if v in present})
 
 
-def _coarse(ct: Image, voxel_mm: float | None) -> Image:
-    """CT block-averaged by integer factors to about ``voxel_mm`` (unchanged when already coarser)."""
-    if voxel_mm is None:
-        return ct
-    import SimpleITK as sitk
-    from ..io.sitk import from_sitk, to_sitk
-    factors = [max(1, int(round(voxel_mm / s))) for s in ct.geometry.spacing_mm]
-    if factors == [1, 1, 1]:
-        return ct
-    img = sitk.BinShrink(sitk.Cast(to_sitk(ct), sitk.sitkFloat32), factors)
-    return from_sitk(img, unit=ct.unit, modality=ct.modality)
-
-
 def reference_index(timepoints, reference: int | str) -> int:
     """Index of the reference time point among ``timepoints``, by index or label."""
     if isinstance(reference, str):
@@ -193,9 +196,10 @@ def quantify_cycle(cycle: Cycle, *, reference: int | str = 0, registration: str 
     ``reference``: index or label of the reference time point.  ``registration``: ``'rigid'``
     (CT→CT), ``'deformable'`` (rigid then B-spline) or ``'none'`` (already aligned; the SPECT is
     only resampled).  ``calibrations``: per time-point label, overriding calibration files.
-    ``registration_voxel_mm``: CTs are block-averaged (``BinShrink``) to about this voxel size
-    before registering (the transform is in world mm, so it applies at full resolution); ``None``
-    registers at the native CT grid.
+    ``registration_voxel_mm``: the ``working_voxel_mm`` of
+    :func:`theranomics.registration.register_rigid` — CTs are block-averaged to about this voxel
+    size before registering (the transform is in world mm, so it applies at full resolution);
+    ``None`` registers at the native CT grid.
     """
     from .. import registration as reg_mod
 
@@ -225,11 +229,10 @@ def quantify_cycle(cycle: Cycle, *, reference: int | str = 0, registration: str 
             if ct is None or ref_ct is None:
                 raise TimePointError(f"cycle {cycle.index}, time point {tp.label!r}: registration needs a CT at this "
                                      f"and at the reference time point ({ref_tp.label!r}); or use registration='none'")
-            kw = dict(registration_kwargs or {})
-            f_ct, m_ct = _coarse(ref_ct, registration_voxel_mm), _coarse(ct, registration_voxel_mm)
-            reg = reg_mod.register_rigid(f_ct, m_ct, **kw)
+            kw = {"working_voxel_mm": registration_voxel_mm, **dict(registration_kwargs or {})}
+            reg = reg_mod.register_rigid(ref_ct, ct, **kw)
             if registration == "deformable":
-                reg = reg_mod.register_deformable(f_ct, m_ct, initial=reg)
+                reg = reg_mod.register_deformable(ref_ct, ct, initial=reg, working_voxel_mm=kw["working_voxel_mm"])
             moved = reg_mod.apply(reg, conc, reference=grid)
             info["translation_mm"] = reg.translation_mm
             info["metric"] = reg.metric_value

@@ -39,7 +39,8 @@ from ..core.study import Study
 from ..io.sitk import resample_to
 from . import marrow as marrow_mod
 from .dvh import dose_volume_histogram
-from .fitting import FitError, ModelSelection, TIAResult, fit_voxels_mono_exp, select_model, trapezoid_tia
+from .fitting import (MODELS, FitError, ModelSelection, TIAResult, fit_model, fit_voxels_mono_exp, get_model,
+                      select_model, trapezoid_tia)
 from .mird import SValueMatrix, lesion_sphere_s_value, mird_dose_gy, patient_s_values
 from .radiobiology import RadiobiologyError, bed_from_fit_gy, check_limits, multicycle_bed_gy, tissue_parameters
 from .recovery import RecoveryCurve, mask_recovery_coefficient, sphere_recovery_curve
@@ -64,8 +65,16 @@ _TISSUE_OF = (("kidney", "kidney"), ("lesion", "tumour"), ("tumour", "tumour"), 
 #: Candidate TAC models.  ``physical_decay`` (no biological clearance) is left out by default:
 #: with 3–4 time points the AICc small-sample penalty lets it beat ``mono_exp`` unless its
 #: residuals are ~20× larger, which over-estimated the TIA of cleared VOIs by up to 40 % on
-#: simulated patients.  Add it for VOIs known to retain the agent.
+#: simulated patients.  Add it for VOIs known to retain the agent.  The rule is stated in
+#: :mod:`.fitting` (module doc) and reported per VOI (``excluded_models``).
 DEFAULT_MODELS = ("mono_exp", "uptake_physical_decay", "bi_exp_uptake", "bi_exp", "tri_exp")
+#: Why a model that is not among the candidates was not fitted (reported per VOI).
+NOT_A_CANDIDATE = {
+    "physical_decay": "not a candidate (workflow default): with 3-4 points AICc favours this 1-parameter model "
+                      "over mono_exp unless its residuals are ~20x larger; that over-estimated cleared VOIs' TIA "
+                      "by up to 40 % on simulated patients (add it to DosimetrySettings.models for VOIs known to "
+                      "retain the agent)",
+}
 
 
 class DosimetryError(ValueError):
@@ -76,8 +85,14 @@ class DosimetryError(ValueError):
 class DosimetrySettings:
     """Every choice of the workflow (units in the names; ``None`` = decided from the study).
 
-    ``spect_fwhm_mm`` (system resolution) is needed for recovery correction; without it none is
-    applied and each VOI is flagged ``no_recovery_correction``.  ``recovery``:
+    ``spect_fwhm_mm`` (system resolution) is needed for recovery correction: from the settings,
+    else ``spect_fwhm_mm`` in the reference time point's ``calibration.json``; with neither, a
+    recovery mode other than ``'none'`` is an error (no silent default; a measured
+    ``recovery_curve`` alone corrects lesions, organs are then flagged
+    ``no_recovery_correction``).  The value used and its source are in
+    :attr:`CycleDosimetry.spect_fwhm_mm` / ``spect_fwhm_source`` and ``summary.json``.  Recovery
+    works for propagated VOIs and for per-time-point VOIs (``voi_mode='per_timepoint'``: each
+    time point's own VOIs, transfer matrix and RCs on its own SPECT grid).  ``recovery``:
 
     * ``'auto'`` — organs by the geometric transfer matrix of all VOIs (spill-out and spill-in,
       :func:`~theranomics.dosimetry.recovery.geometric_transfer_matrix`), lesions by the sphere
@@ -87,10 +102,15 @@ class DosimetrySettings:
     * ``'none'``.
 
     ``activity_rel_sigma``: relative per-time-point uncertainty of a VOI activity from
-    reconstruction noise and VOI definition, added in quadrature to the Poisson counting σ
-    (which alone is far too small for AICc to weigh model misfit; EANM, Gear et al. 2018,
-    recommends including these components).  ``voi_rel_sigma``/``calibration_rel_sigma`` are
-    systematic and act on the TIA.
+    reconstruction noise and VOI definition (default 5 %), added in quadrature to the Poisson
+    counting σ (which alone is far too small for AICc to weigh model misfit; EANM, Gear et al.
+    2018, recommends including these components).  ``voi_rel_sigma``/``calibration_rel_sigma``
+    are systematic and act on the TIA.
+
+    ``models``: AICc candidates (default :data:`DEFAULT_MODELS`, without ``physical_decay``).
+    With 3 time points no candidate has N > K + 1; ``mono_exp`` is then fitted alone (flag
+    ``mono_exp_without_aicc``), and with 2 points (or when that fit fails) the trapezoid rule
+    with a physical-decay tail is used (flag ``trapezoid_fallback``).
     """
 
     method: str = "vsv"
@@ -115,6 +135,7 @@ class DosimetrySettings:
     rmblr: float = marrow_mod.DEFAULT_RMBLR
     marrow_mass_g: float | None = None
     marrow_electron_absorbed_fraction: float = 1.0
+    marrow_photon_absorbed_fraction: float | None = None   # None: sphere of the marrow mass (marrow module doc)
     risk_factors: bool = False
     registration_kwargs: Mapping = field(default_factory=dict)
     registration_voxel_mm: float | None = 8.0
@@ -131,6 +152,13 @@ class DosimetrySettings:
             raise DosimetryError(f"activity_rel_sigma must be >= 0, got {self.activity_rel_sigma}")
         if self.spect_fwhm_mm is not None and not (math.isfinite(self.spect_fwhm_mm) and self.spect_fwhm_mm > 0):
             raise DosimetryError(f"spect_fwhm_mm must be > 0 mm, got {self.spect_fwhm_mm}")
+        if self.models is not None:
+            from .fitting import get_model
+            try:
+                for m in self.models:
+                    get_model(m)
+            except FitError as exc:
+                raise DosimetryError(f"models: {exc}") from None
 
 
 def is_lesion(name: str) -> bool:
@@ -170,6 +198,9 @@ class CycleDosimetry:
     timings_s: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     method: str = "stp"
+    spect_fwhm_mm: float | None = None
+    spect_fwhm_source: str = ""
+    excluded_models: dict = field(default_factory=dict)     # voi -> {model: reason}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -180,31 +211,37 @@ def _nuclide(study: Study, cycle_index: int, settings: DosimetrySettings) -> str
     return nuclides.normalise_name(name)
 
 
+def _with_remainder(labels: LabelMap, ct_on_grid: Image | None, threshold_hu: float) -> tuple[LabelMap, np.ndarray | None]:
+    """``labels`` plus a ``remainder`` label (body from the CT, filled, minus the VOIs) and the body mask."""
+    if ct_on_grid is None:
+        return labels, None
+    from scipy.ndimage import binary_fill_holes
+    body = binary_fill_holes(np.asarray(ct_on_grid.array) > threshold_hu) | (labels.array > 0)
+    if "remainder" not in labels.names.values():
+        rem = body & (labels.array == 0)
+        if rem.any():
+            arr = labels.array.copy()
+            new = max(labels.names) + 1 if labels.names else 1
+            arr[rem] = new
+            labels = LabelMap(arr, labels.geometry, {**labels.names, new: "remainder"})
+    return labels, body
+
+
 def _analysis_labels(qtps: list[QuantifiedTimePoint], ref_i: int, vois, settings: DosimetrySettings,
                      ct_on_grid: Image | None) -> tuple[LabelMap, np.ndarray | None]:
     grid = qtps[ref_i].activity.geometry
     if vois is None:
         ref_masks = qtps[ref_i].masks
         if ref_masks is None:
-            raise DosimetryError("no VOIs: the reference time point has no masks and none were given")
+            raise DosimetryError("no VOIs: the reference time point has no masks and none were given "
+                                 "(command line: --masks)")
         labels = ref_masks if ref_masks.geometry.same_grid(grid) else resample_to(ref_masks, grid)
     else:
         maps = [vois] if isinstance(vois, LabelMap) else list(vois.values() if isinstance(vois, Mapping) else vois)
         labels = merge_labelmaps(maps, grid)
     if not labels.labels:
         raise DosimetryError("the VOI label map is empty on the SPECT grid")
-    body = None
-    if ct_on_grid is not None:
-        from scipy.ndimage import binary_fill_holes
-        body = binary_fill_holes(np.asarray(ct_on_grid.array) > settings.body_threshold_hu) | (labels.array > 0)
-        if "remainder" not in labels.names.values():
-            rem = body & (labels.array == 0)
-            if rem.any():
-                arr = labels.array.copy()
-                new = max(labels.names) + 1 if labels.names else 1
-                arr[rem] = new
-                labels = LabelMap(arr, grid, {**labels.names, new: "remainder"})
-    return labels, body
+    return _with_remainder(labels, ct_on_grid, settings.body_threshold_hu)
 
 
 def _tac(times, values, name, nuc, settings) -> TimeActivityCurve:
@@ -219,46 +256,80 @@ def _tac(times, values, name, nuc, settings) -> TimeActivityCurve:
     return TimeActivityCurve(times, acts, sigma, name, nuc)
 
 
-def _recover(per_tp, label_names, groups, masks, settings, grid):
+def _resolve_fwhm(settings: DosimetrySettings, qtps: list[QuantifiedTimePoint], ref_i: int,
+                  warnings: list[str]) -> tuple[float | None, str]:
+    """The SPECT FWHM (mm) for recovery and where it came from (class doc of DosimetrySettings)."""
+    if settings.spect_fwhm_mm is not None:
+        return float(settings.spect_fwhm_mm), "settings (--spect-fwhm-mm)"
+    ref_cal = qtps[ref_i].calibration
+    if ref_cal is not None and ref_cal.spect_fwhm_mm is not None:
+        others = {q.label: q.calibration.spect_fwhm_mm for q in qtps
+                  if q.calibration is not None and q.calibration.spect_fwhm_mm not in (None, ref_cal.spect_fwhm_mm)}
+        if others:
+            warnings.append(f"calibration spect_fwhm_mm differs between time points ({others}); the reference "
+                            f"time point's {ref_cal.spect_fwhm_mm:g} mm is used")
+        return float(ref_cal.spect_fwhm_mm), f"calibration ({ref_cal.source or 'calibration.json'})"
+    if settings.recovery == "none":
+        return None, "not needed (recovery 'none')"
+    if settings.recovery_curve is not None:
+        warnings.append("no SPECT FWHM: lesions corrected by the given recovery curve, organs not corrected")
+        return None, "not given (lesions by the given recovery curve only)"
+    raise DosimetryError(f"recovery correction ({settings.recovery!r}) needs the SPECT system resolution: give "
+                         "spect_fwhm_mm (command line --spect-fwhm-mm) or put spect_fwhm_mm in the reference time "
+                         "point's calibration.json; or switch recovery off (recovery='none', --recovery none)")
+
+
+def _recover(per_tp, label_names, groups, tp_masks, tp_spacing, settings):
     """Raw and recovery-corrected (activity, σ) per VOI and time point; RC (corrected/raw at the
-    first time point) and the method used per VOI.  Modes: see :class:`DosimetrySettings`."""
+    first time point) and the method used per VOI.  ``tp_masks[k]``/``tp_spacing[k]``: the VOI
+    masks and voxel size of time point k (the same objects for every k with propagated VOIs, so
+    the transfer matrix is computed once).  Modes: see :class:`DosimetrySettings`."""
     from .recovery import geometric_transfer_matrix, gtm_correct
     mode = settings.recovery
-    have_psf = settings.spect_fwhm_mm is not None
+    fwhm = settings.spect_fwhm_mm
+    have_psf = fwhm is not None
+    n_tp = len(per_tp)
     raw = {n: [(m[n].activity_mbq, m[n].sigma_mbq) for m in per_tp] for n in label_names}
     corr = {n: list(v) for n, v in raw.items()}
     how = {n: "none" for n in label_names}
     curve = settings.recovery_curve
     if curve is None and mode in ("auto", "rc") and have_psf and any(is_lesion(n) for n in label_names):
-        curve = sphere_recovery_curve(settings.spect_fwhm_mm, grid.spacing_mm)
-    if mode in ("auto", "gtm") and have_psf and settings.voi_mode == "propagate":
-        gtm = geometric_transfer_matrix({n: masks[n] for n in label_names}, grid.spacing_mm, settings.spect_fwhm_mm)
+        curve = sphere_recovery_curve(fwhm, tp_spacing[0])
+    cache: dict = {}
+
+    def cached(key, fn):
+        if key not in cache:
+            cache[key] = fn()
+        return cache[key]
+
+    if mode in ("auto", "gtm") and have_psf:
         for k, m in enumerate(per_tp):
+            gtm = cached(("gtm", id(tp_masks[k]), tuple(tp_spacing[k])), lambda: geometric_transfer_matrix(
+                {n: tp_masks[k][n] for n in label_names}, tp_spacing[k], fwhm))
             true = gtm_correct({n: m[n].activity_mbq for n in label_names}, gtm)
             for n in label_names:
                 if mode == "gtm" or not is_lesion(n):
                     a, s = raw[n][k]
-                    # noise can push a near-empty VOI (a voided bladder) slightly below zero after the
-                    # spill-in correction: an activity is never negative, so it is set to 0 (σ kept)
-                    value = max(float(true[n]), 0.0)
-                    corr[n][k] = (value, None if s is None else s * max(abs(true[n]), abs(a)) / max(abs(a), 1e-300))
+                    corr[n][k] = (true[n], None if s is None else s * abs(true[n]) / max(abs(a), 1e-300))
                     how[n] = "gtm"
     for n in label_names:
         if how[n] != "none" or mode == "none" or n == "remainder":
             continue
-        vol = per_tp[0][n].volume_ml
         if is_lesion(n) and curve is not None:
-            rc, how[n] = float(curve.rc_at(vol)), "sphere_curve"
-        elif have_psf and settings.voi_mode == "propagate" and mode in ("rc", "auto"):
-            rc, how[n] = mask_recovery_coefficient(masks[n], grid.spacing_mm, settings.spect_fwhm_mm), "voi_shape"
+            rcs = [float(curve.rc_at(per_tp[k][n].volume_ml)) for k in range(n_tp)]
+            how[n] = "sphere_curve"
+        elif have_psf and mode in ("rc", "auto"):
+            rcs = [cached(("rc", n, id(tp_masks[k]), tuple(tp_spacing[k])), lambda: mask_recovery_coefficient(
+                tp_masks[k][n], tp_spacing[k], fwhm)) for k in range(n_tp)]
+            how[n] = "voi_shape"
         else:
             continue
-        corr[n] = [(a / rc, None if s is None else s / rc) for a, s in raw[n]]
+        corr[n] = [(a / rc, None if s is None else s / rc) for (a, s), rc in zip(raw[n], rcs)]
     for g, members in groups.items():
         for d in (raw, corr):
             d[g] = [(sum(d[m][k][0] for m in members),
                      None if any(d[m][k][1] is None for m in members) else
-                     math.sqrt(sum(d[m][k][1] ** 2 for m in members))) for k in range(len(per_tp))]
+                     math.sqrt(sum(d[m][k][1] ** 2 for m in members))) for k in range(n_tp)]
         kinds = {how[m] for m in members}
         how[g] = kinds.pop() if len(kinds) == 1 else "mixed"
     rc_of = {n: (raw[n][0][0] / corr[n][0][0] if corr[n][0][0] else math.nan) for n in raw}
@@ -266,21 +337,51 @@ def _recover(per_tp, label_names, groups, masks, settings, grid):
     return raw, corr, rc_of, how
 
 
+def _excluded(sel: ModelSelection | None, settings: DosimetrySettings) -> dict[str, str]:
+    """Every model of ``fitting.MODELS`` that was not chosen from, with the reason."""
+    from .fitting import MODELS
+    out: dict[str, str] = {}
+    if settings.models is not None:
+        wanted = {get_model(m).name for m in settings.models}
+        for m in MODELS:
+            if m.name not in wanted:
+                out[m.name] = NOT_A_CANDIDATE.get(m.name, "not among the requested models (DosimetrySettings.models)")
+    if sel is not None:
+        out.update(sel.excluded)
+    return out
+
+
 def _fit_tia(tac: TimeActivityCurve, settings: DosimetrySettings, cal_sigma: float
-             ) -> tuple[TIAResult, ModelSelection | None, list[str]]:
+             ) -> tuple[TIAResult, ModelSelection | None, list[str], dict[str, str]]:
+    """TIA by AICc selection; with no AICc-eligible candidate (N=3) mono_exp alone; else the trapezoid
+    rule with a physical tail.  Returns the TIA, the selection, flags and the excluded models."""
     flags: list[str] = []
+    excluded = _excluded(None, settings)
+    candidates = [get_model(m) for m in (settings.models or [m.name for m in MODELS])]
+    n = tac.n_points
     try:
-        sel = select_model(tac, settings.models, delta_aicc=settings.delta_aicc)
+        if not any(n > m.n_params + 1 for m in candidates) and n >= 3 and any(m.name == "mono_exp" for m in candidates):
+            fit = fit_model(tac, "mono_exp")
+            for m in candidates:
+                if m.name != "mono_exp":
+                    excluded[m.name] = f"AICc needs N > K + 1: N={n} time points, K={m.n_params} parameters"
+            if not fit.converged:
+                raise FitError(f"mono_exp did not converge ({fit.message})")
+            sel = ModelSelection(fit, {"mono_exp": fit}, {}, dict(excluded), settings.delta_aicc)
+            flags.append(f"mono_exp_without_aicc(N={n})")
+        else:
+            sel = select_model(tac, settings.models, delta_aicc=settings.delta_aicc)
+            excluded.update(sel.excluded)
         tia = sel.best.tia(calibration_rel_sigma=cal_sigma, voi_rel_sigma=settings.voi_rel_sigma)
         if not np.isfinite(tia.tia_mbq_h):
             raise FitError(f"selected model {sel.best.model.name} has an infinite TIA")
-        return tia, sel, flags
+        return tia, sel, flags, excluded
     except FitError as exc:
         flags.append(f"fit_failed({exc})".replace(",", ";"))
     try:
         tia = trapezoid_tia(tac, tail="physical", calibration_rel_sigma=cal_sigma, voi_rel_sigma=settings.voi_rel_sigma)
         flags.append("trapezoid_fallback")
-        return tia, None, flags
+        return tia, None, flags, excluded
     except (FitError, TACError) as exc:
         raise DosimetryError(f"VOI {tac.voi!r}: no model and no trapezoid could integrate the TAC ({exc})") from None
 
@@ -422,11 +523,16 @@ def run_cycle_dosimetry(study: Study, cycle: int = 1, *, settings: DosimetrySett
     groups = {g: m for g, m in groups.items() if m and g not in labels.names.values()}
     times = np.array([q.time_h for q in qtps])
     per_tp = []
-    for q in qtps:
+    tp_labels: list[LabelMap] = []
+    for q, tp in zip(qtps, spect_tps):
         if settings.voi_mode == "per_timepoint":
             if q.masks is None:
                 raise DosimetryError(f"voi_mode 'per_timepoint': time point {q.label!r} has no masks")
-            per_tp.append(measure_vois(q.native_activity, q.masks, q.calibration, settings.noise_rel_sigma))
+            native = q.native_activity.geometry
+            ct_native = resample_to(tp.images["ct"], native, default_value=-1000.0) if "ct" in tp.images else None
+            tp_lab, _ = _with_remainder(q.masks, ct_native, settings.body_threshold_hu)
+            tp_labels.append(tp_lab)
+            per_tp.append(measure_vois(q.native_activity, tp_lab, q.calibration, settings.noise_rel_sigma))
         else:
             per_tp.append(measure_vois(q.activity, labels, q.calibration, settings.noise_rel_sigma))
     label_names = [n for n in per_tp[0] if all(n in m for m in per_tp)]
@@ -436,10 +542,18 @@ def run_cycle_dosimetry(study: Study, cycle: int = 1, *, settings: DosimetrySett
     groups = {g: tuple(m for m in members if m in label_names) for g, members in groups.items()}
     groups = {g: m for g, m in groups.items() if m}
     names = label_names + list(groups)
-    masks_by_name = {n: labels.mask(n) for n in label_names}
+    masks_by_name = {n: labels.mask(n) for n in label_names if n in labels.names.values()}
     for g, members in groups.items():
-        masks_by_name[g] = np.isin(labels.array, [labels.label_of(m) for m in members])
-    raw, corr, rc_of, rc_how = _recover(per_tp, label_names, groups, masks_by_name, settings, grid)
+        masks_by_name[g] = np.isin(labels.array, [labels.label_of(m) for m in members if m in labels.names.values()])
+    if settings.voi_mode == "per_timepoint":
+        tp_masks = [{n: lab.mask(n) for n in label_names} for lab in tp_labels]
+        tp_spacing = [q.native_activity.geometry.spacing_mm for q in qtps]
+    else:
+        tp_masks = [masks_by_name] * len(qtps)
+        tp_spacing = [grid.spacing_mm] * len(qtps)
+    fwhm, fwhm_source = _resolve_fwhm(settings, qtps, ref_i, warnings)
+    rsettings = replace(settings, spect_fwhm_mm=fwhm)
+    raw, corr, rc_of, rc_how = _recover(per_tp, label_names, groups, tp_masks, tp_spacing, rsettings)
     curve = rc_of.pop("_curve", None)
     timings["tacs_and_recovery"] = time.perf_counter() - t0
 
@@ -449,7 +563,7 @@ def run_cycle_dosimetry(study: Study, cycle: int = 1, *, settings: DosimetrySett
                   and q.calibration.calibration_rel_sigma is not None]
     cal_sigma = settings.calibration_rel_sigma if settings.calibration_rel_sigma is not None else \
         (max(cal_sigmas) if cal_sigmas else 0.0)
-    tacs, sels, tias, rows = {}, {}, {}, {}
+    tacs, sels, tias, rows, excluded_by = {}, {}, {}, {}, {}
     for name in names:
         flags: list[str] = []
         if settings.calibration_rel_sigma is None and not cal_sigmas:
@@ -464,15 +578,15 @@ def run_cycle_dosimetry(study: Study, cycle: int = 1, *, settings: DosimetrySett
             tac_raw = _tac(times, raw[name], name, nuc, settings)
         except TACError as exc:
             raise DosimetryError(f"{exc} (after recovery correction by {rc_how[name]})") from None
-        tia, sel, fit_flags = _fit_tia(tac, settings, cal_sigma)
-        tia_raw, _, _ = _fit_tia(tac_raw, settings, cal_sigma)
+        tia, sel, fit_flags, excluded = _fit_tia(tac, settings, cal_sigma)
+        tia_raw, _, _, _ = _fit_tia(tac_raw, settings, cal_sigma)
         flags += fit_flags + list(tia.flags)
-        tacs[name], sels[name], tias[name] = tac, sel, tia
+        tacs[name], sels[name], tias[name], excluded_by[name] = tac, sel, tia, excluded
         rows[name] = {"voi": name, "kind": "lesion" if is_lesion(name) else ("group" if name in groups else "organ"),
                       "volume_ml": vol, "recovery_coefficient": rc_of[name], "recovery_method": rc_how[name],
                       "tia_uncorrected_mbq_h": tia_raw.tia_mbq_h, "tia_mbq_h": tia.tia_mbq_h,
                       "tia_sigma_mbq_h": tia.sigma_mbq_h, "model": tia.method,
-                      "excluded_models": "; ".join(f"{k}: {v}" for k, v in (sel.excluded.items() if sel else [])),
+                      "excluded_models": "; ".join(f"{k}: {v}" for k, v in excluded.items()),
                       "effective_half_life_h": sel.best.effective_half_life_h if sel else math.nan,
                       "_flags": flags}
     timings["tia_fits"] = time.perf_counter() - t0
@@ -542,7 +656,8 @@ def run_cycle_dosimetry(study: Study, cycle: int = 1, *, settings: DosimetrySett
     table = voi_table(out_rows)
     return CycleDosimetry(study.patient.patient_id, cycle, nuc, a0, table, tacs, sels, tias, labels, s_values, qtps,
                           dose_img, tia_map, density, fit_counts, dvhs, marrow_results, curve, timings, warnings,
-                          method=settings.method)
+                          method=settings.method, spect_fwhm_mm=fwhm, spect_fwhm_source=fwhm_source,
+                          excluded_models=excluded_by)
 
 
 def _mass_weighted_mean(dose: Image, density: Image | None, mask: np.ndarray) -> float:
@@ -578,12 +693,13 @@ def _marrow(study, names, labels, tias, per_tp, s_values, settings, nuc, blood_t
         out["red_marrow_image_based"] = marrow_mod.marrow_dose(
             "image_based", tia_rm, m_rm, nuc, cross=cross,
             electron_absorbed_fraction=settings.marrow_electron_absorbed_fraction,
+            photon_absorbed_fraction=settings.marrow_photon_absorbed_fraction,
             parameters={"voi_mass_g": voi_mass}, flags=cross_flags)
     # blood-based
     blood_tia_per_ml = None
     bflags = list(cross_flags)
     if blood_tac is not None:
-        sel_tia, _, f = _fit_tia(blood_tac, settings, 0.0)
+        sel_tia, _, f, _ = _fit_tia(blood_tac, settings, 0.0)
         blood_tia_per_ml = sel_tia.tia_mbq_h
         bflags += f
     else:
@@ -596,6 +712,7 @@ def _marrow(study, names, labels, tias, per_tp, s_values, settings, nuc, blood_t
         out["red_marrow_blood_based"] = marrow_mod.marrow_dose(
             "blood_based", tia_rm, m_rm, nuc, cross=cross,
             electron_absorbed_fraction=settings.marrow_electron_absorbed_fraction,
+            photon_absorbed_fraction=settings.marrow_photon_absorbed_fraction,
             parameters={"blood_tia_mbq_h_per_ml": blood_tia_per_ml, "rmblr": settings.rmblr}, flags=bflags)
     return out
 
@@ -633,7 +750,8 @@ def stp_cycle_dosimetry(study: Study, cycle: int, reference: CycleDosimetry, *,
     ref_cyc = study.cycle(reference.cycle)
     ref_ct = next(t for t in ref_cyc.timepoints if t.label == ref_q.label).images.get("ct")
     if settings.registration != "none" and "ct" in tp.images and ref_ct is not None:
-        reg = reg_mod.register_rigid(ref_ct, tp.images["ct"], **dict(settings.registration_kwargs))
+        reg = reg_mod.register_rigid(ref_ct, tp.images["ct"], **{"working_voxel_mm": settings.registration_voxel_mm,
+                                                                  **dict(settings.registration_kwargs)})
         moved = reg_mod.apply(reg, conc, reference=grid)
     else:
         moved = conc if conc.geometry.same_grid(grid) else resample_to(conc, grid)
@@ -730,26 +848,29 @@ def run_study_dosimetry(study: Study, cycles: Sequence[int] | None = None, *,
 # ----------------------------------------------------------------------------------------------
 def dosimetry_folder(study_dir, out_dir, *, cycles: Sequence[int] | None = None,
                      settings: DosimetrySettings | None = None, extra_masks: Sequence[str | Path] = (),
-                     write_report: bool = True) -> dict[str, Path]:
-    """Read a study folder (layout of docs/study_layout.md), run the dosimetry, write all outputs:
+                     write_report: bool = True, calibration_cps_per_mbq: float | None = None,
+                     acquisition_duration_s: float | None = None) -> dict[str, Path]:
+    """Read a study folder — the study layout (docs/study_layout.md) with NIfTI or DICOM images, or a
+    folder of plain DICOM series (:mod:`.inputs`) — run the dosimetry, write all outputs:
     ``dose_cycle<N>.nii.gz`` and ``rtdose_cycle<N>.dcm``, ``tia_cycle<N>.nii.gz``,
-    ``dosimetry.csv`` (per VOI and cycle), ``cumulative.csv``, ``tacs.csv``, ``summary.json`` and
-    ``report.html``.  ``extra_masks``: label-map NIfTI files (e.g. lesions) added to the VOIs."""
-    from ..io.layout import read_study
-    from ..io.nifti import read_labelmap, write_nifti
+    ``dosimetry.csv`` (per VOI and cycle, with ``excluded_models``), ``cumulative.csv``,
+    ``tacs.csv``, ``summary.json`` (settings, SPECT FWHM and its source, excluded models per VOI,
+    inputs read, timings) and ``report.html``.  ``extra_masks``: label maps (NIfTI, RTSTRUCT or
+    SEG; e.g. lesions) of the reference time point added to its VOIs.  ``calibration_cps_per_mbq``
+    / ``acquisition_duration_s`` override ``calibration.json`` and the DICOM header."""
+    from ..io.nifti import write_nifti
+    from .inputs import read_dosimetry_inputs
     from .outputs import write_rtdose
 
     t_all = time.perf_counter()
-    study = read_study(study_dir)
     settings = settings or DosimetrySettings()
-    vois = None
-    if extra_masks:
-        first = next(c for c in study.cycles if c.index >= 1)
-        tp = [t for t in first.timepoints if "spect" in t.images]
-        ref = tp[settings.reference_timepoint] if isinstance(settings.reference_timepoint, int) else \
-            next(t for t in tp if t.label == settings.reference_timepoint)
-        vois = [ref.masks[n] for n in sorted(ref.masks)] + [read_labelmap(p) for p in extra_masks]
-    result = run_study_dosimetry(study, cycles, settings=settings, vois=vois)
+    t0 = time.perf_counter()
+    inputs = read_dosimetry_inputs(study_dir, masks=extra_masks, calibration_cps_per_mbq=calibration_cps_per_mbq,
+                                   acquisition_duration_s=acquisition_duration_s,
+                                   reference_timepoint=settings.reference_timepoint)
+    t_read = time.perf_counter() - t0
+    study = inputs.study
+    result = run_study_dosimetry(study, cycles, settings=settings, vois=inputs.vois)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
@@ -758,7 +879,7 @@ def dosimetry_folder(study_dir, out_dir, *, cycles: Sequence[int] | None = None,
         if res.dose is not None:
             paths[f"dose_cycle{c}_nifti"] = write_nifti(res.dose, out / f"dose_cycle{c}.nii.gz")
             paths[f"tia_cycle{c}_nifti"] = write_nifti(res.tia_map, out / f"tia_cycle{c}.nii.gz")
-            ct_for = _frame_of_reference(study_dir, c, res)
+            ct_for = _frame_of_reference(study_dir, study, c, res)
             paths[f"dose_cycle{c}_rtdose"] = write_rtdose(res.dose, out / f"rtdose_cycle{c}.dcm",
                                                           patient_id=res.patient_id, frame_of_reference_uid=ct_for)
         for name, tac in res.tacs.items():
@@ -774,7 +895,8 @@ def dosimetry_folder(study_dir, out_dir, *, cycles: Sequence[int] | None = None,
     paths["cumulative_csv"] = out / "cumulative.csv"
     pd.DataFrame(tac_rows).to_csv(out / "tacs.csv", index=False)
     paths["tacs_csv"] = out / "tacs.csv"
-    timings = {f"cycle{c}.{k}": v for c, r in result.cycles.items() for k, v in r.timings_s.items()}
+    timings = {"read_inputs": t_read}
+    timings.update({f"cycle{c}.{k}": v for c, r in result.cycles.items() for k, v in r.timings_s.items()})
     if write_report:
         from ..report.dosimetry_report import dosimetry_report
         t0 = time.perf_counter()
@@ -783,12 +905,47 @@ def dosimetry_folder(study_dir, out_dir, *, cycles: Sequence[int] | None = None,
         timings["report"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_all
     summary = {"patient_id": study.patient.patient_id, "cycles": list(result.cycles), "settings": _settings_dict(settings),
+               "inputs": {"kind": inputs.kind, "notes": inputs.notes,
+                          "series": {f"cycle{c}/{label}": v for (c, label), v in inputs.series.items()},
+                          "calibration": _calibrations(result)},
+               "recovery": {c: {"mode": settings.recovery if r.method != "stp" else "cycle-1 recovery coefficients",
+                                "spect_fwhm_mm": r.spect_fwhm_mm, "spect_fwhm_source": r.spect_fwhm_source}
+                            for c, r in result.cycles.items()},
+               "model_selection": {
+                   "rule": MODEL_SELECTION_RULE,
+                   "activity_rel_sigma_per_point": settings.activity_rel_sigma,
+                   "candidates": list(settings.models) if settings.models is not None else [m.name for m in MODELS],
+                   "excluded_models": {c: r.excluded_models for c, r in result.cycles.items()}},
+               "marrow": {c: {k: dict(md.parameters) for k, md in r.marrow.items()} for c, r in result.cycles.items()},
                "timings_s": timings,
                "warnings": {c: r.warnings for c, r in result.cycles.items()},
                "voxel_fit_counts": {c: r.voxel_fit_counts for c, r in result.cycles.items()}}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     paths["summary_json"] = out / "summary.json"
     return paths
+
+
+#: The TAC model-selection rule of the workflow, as written to summary.json and the CLI help.
+MODEL_SELECTION_RULE = (
+    "AICc (Glatting 2007) among the candidate models the number of time points allows (N > K + 1: "
+    "with 4 points only 1-2-parameter models compete); the simpler model wins within dAICc <= 2. "
+    "physical_decay is not a candidate by default (it wins AICc at 3-4 points unless ~20x worse, "
+    "over-estimating cleared VOIs). Each point's sigma = sqrt(Poisson^2 + (5 % x A)^2) "
+    "(activity_rel_sigma). With 3 points no candidate has N > K + 1: mono_exp is fitted alone "
+    "(flag mono_exp_without_aicc); with 2 points or a failed fit, trapezoid + physical tail "
+    "(flag trapezoid_fallback). Excluded models and reasons: excluded_models per VOI.")
+
+
+def _calibrations(result: StudyDosimetry) -> dict:
+    out = {}
+    for c, r in result.cycles.items():
+        for q in r.timepoints:
+            cal = q.calibration
+            out[f"cycle{c}/{q.label}"] = None if cal is None else {
+                "calibration_cps_per_mbq": cal.calibration_cps_per_mbq,
+                "acquisition_duration_s": cal.acquisition_duration_s, "spect_fwhm_mm": cal.spect_fwhm_mm,
+                "deadtime_factor": cal.deadtime_factor, "source": cal.source}
+    return out
 
 
 def _settings_dict(settings: DosimetrySettings) -> dict:
@@ -799,13 +956,21 @@ def _settings_dict(settings: DosimetrySettings) -> dict:
     return d
 
 
-def _frame_of_reference(study_dir, cycle: int, res: CycleDosimetry) -> str:
-    """FrameOfReferenceUID of the reference time point's CT DICOM, or a new one (stated in the file)."""
+def _frame_of_reference(study_dir, study: Study, cycle: int, res: CycleDosimetry) -> str:
+    """FrameOfReferenceUID of the reference time point's CT (DICOM header, or the layout's CT DICOM),
+    or a new one."""
     from ..io import layout
     ref_q = next((q for q in res.timepoints if q.registration is None), None)
     if ref_q is not None:
-        folder = layout.dicom_dir(study_dir, cycle, ref_q.label, "ct")
-        files = sorted(folder.glob("*.dcm")) if folder.is_dir() else []
+        tp = next((t for t in study.cycle(cycle).timepoints if t.label == ref_q.label), None)
+        ct = tp.images.get("ct") if tp is not None else None
+        if ct is not None and ct.meta.get("frame_of_reference_uid"):
+            return str(ct.meta["frame_of_reference_uid"])
+        try:
+            folder = layout.dicom_dir(study_dir, cycle, ref_q.label, "ct")
+        except layout.StudyLayoutError:
+            folder = None
+        files = sorted(folder.glob("*.dcm")) if folder is not None and folder.is_dir() else []
         if files:
             import pydicom
             ds = pydicom.dcmread(files[0], stop_before_pixels=True)
@@ -817,4 +982,5 @@ def _frame_of_reference(study_dir, cycle: int, res: CycleDosimetry) -> str:
 
 __all__ = ["DosimetryError", "DosimetrySettings", "CycleDosimetry", "StudyDosimetry", "METHODS", "DEFAULT_GROUPS",
            "run_cycle_dosimetry", "stp_cycle_dosimetry", "run_study_dosimetry", "cumulative_table",
-           "organ_doses_from_tia", "voxel_tia_map", "dose_rate_then_fit", "dosimetry_folder", "is_lesion", "tissue_of"]
+           "organ_doses_from_tia", "voxel_tia_map", "dose_rate_then_fit", "dosimetry_folder", "is_lesion", "tissue_of",
+           "DEFAULT_MODELS", "NOT_A_CANDIDATE", "MODEL_SELECTION_RULE"]
