@@ -386,7 +386,8 @@ def read_dosimetry_inputs(path: str | Path, *, masks: Sequence[str | Path] = (),
             raise DosimetryInputError(f"{path}: no therapy cycle with SPECT time points")
         tps = [tp for tp in therapy[0].timepoints if "spect" in tp.images]
         ref = tps[reference_index(tps, reference_timepoint)]
-        vois = [ref.masks[n] for n in sorted(ref.masks)]
+        from .timepoints import is_lesion
+        vois = [ref.masks[n] for n in sorted(ref.masks, key=lambda n: (is_lesion(n), n))]
         for m in masks:
             vois.extend(load_mask(m, ref.images.get("ct")).values())
         notes.append(f"extra masks {[str(m) for m in masks]} apply to cycle {therapy[0].index} time point "

@@ -32,6 +32,13 @@ from ..quant.spect import counts_to_bq_per_ml
 from .deadtime import deadtime_correction_factor
 
 _CONC_TO_BQ_PER_ML = {"Bq/mL": 1.0, "kBq/mL": 1e3}
+#: VOI (and mask) names that denote lesions: lesion maps are merged after organ maps (carving them).
+LESION_PREFIXES = ("lesion", "tumour", "tumor")
+
+
+def is_lesion(name: str) -> bool:
+    """A lesion VOI or lesion mask by its name (:data:`LESION_PREFIXES`)."""
+    return name.lower().startswith(LESION_PREFIXES)
 
 
 class TimePointError(ValueError):
@@ -238,7 +245,7 @@ def quantify_cycle(cycle: Cycle, *, reference: int | str = 0, registration: str 
             info["metric"] = reg.metric_value
         masks = None
         if tp.masks:
-            names = mask_names or sorted(tp.masks)
+            names = mask_names or sorted(tp.masks, key=lambda n: (is_lesion(n), n))   # lesion maps carve organs
             masks = merge_labelmaps([tp.masks[n] for n in names if n in tp.masks], conc.geometry)
         out.append(QuantifiedTimePoint(tp.label, float(t_h), moved.with_array(np.asarray(moved.array, np.float64)),
                                        conc, cal, reg, masks, info))
@@ -289,5 +296,5 @@ def measure_vois(activity: Image, labels: LabelMap, calibration: Calibration | N
     return out
 
 
-__all__ = ["TimePointError", "Calibration", "find_calibration", "quantify_spect", "QuantifiedTimePoint",
+__all__ = ["LESION_PREFIXES", "is_lesion", "TimePointError", "Calibration", "find_calibration", "quantify_spect", "QuantifiedTimePoint",
            "merge_labelmaps", "reference_index", "quantify_cycle", "VoiMeasurement", "measure_vois"]

@@ -46,7 +46,8 @@ from .radiobiology import RadiobiologyError, bed_from_fit_gy, check_limits, mult
 from .recovery import RecoveryCurve, mask_recovery_coefficient, sphere_recovery_curve
 from .stp import multicycle_stp_tia_mbq_h
 from .tac import TACError, TimeActivityCurve, VoxelTACStack
-from .timepoints import QuantifiedTimePoint, measure_vois, merge_labelmaps, quantify_cycle, reference_index
+from .timepoints import (LESION_PREFIXES, QuantifiedTimePoint, is_lesion, measure_vois, merge_labelmaps,
+                         quantify_cycle, reference_index)
 from .voxel import KernelConvolution, LocalDeposition, REFERENCE_DENSITY, density_from_ct
 
 METHODS = {"lde": "lde", "dpk": "dpk", "vsv": "voxel_s"}
@@ -55,7 +56,6 @@ DEFAULT_GROUPS = {
     "kidneys": ("kidney_cortex", "kidney_medulla", "kidney_left", "kidney_right"),
     "salivary_glands": ("parotid", "submandibular"),
 }
-LESION_PREFIXES = ("lesion", "tumour", "tumor")
 BLOOD_VOIS = ("blood_pool", "blood", "aorta")
 MARROW_VOIS = ("red_marrow", "marrow", "bone_marrow")
 _TISSUE_OF = (("kidney", "kidney"), ("lesion", "tumour"), ("tumour", "tumour"), ("tumor", "tumour"),
@@ -159,10 +159,6 @@ class DosimetrySettings:
                     get_model(m)
             except FitError as exc:
                 raise DosimetryError(f"models: {exc}") from None
-
-
-def is_lesion(name: str) -> bool:
-    return name.lower().startswith(LESION_PREFIXES)
 
 
 def tissue_of(name: str) -> str | None:
