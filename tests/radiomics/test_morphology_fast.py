@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import ndimage, spatial
 
-from theranomics.radiomics.features.morphology import hull_candidates, mesh, mesh_measures
+from theranomics.radiomics.features.morphology import (_mesh_lattice, convex_hull_measures, hull_candidates, mesh,
+                                                       mesh_measures)
 
 
 def _masks(n: int, seed: int):
@@ -42,6 +43,31 @@ def test_mesh_measures_equal_marching_cubes(case):
         assert h.volume == pytest.approx(h_ref.volume, rel=1e-12) and h.area == pytest.approx(h_ref.area, rel=1e-12)
         assert spatial.distance.pdist(cand[h.vertices]).max() == pytest.approx(
             spatial.distance.pdist(verts[h_ref.vertices]).max(), rel=1e-14)
+        # the exact integer Quickhull gives Qhull's volume, area and diameter
+        hv, ha, diam = convex_hull_measures(_mesh_lattice(m, spacing)[2], spacing)
+        assert hv == pytest.approx(h_ref.volume, rel=1e-12) and ha == pytest.approx(h_ref.area, rel=1e-12)
+        assert diam == pytest.approx(spatial.distance.pdist(verts[h_ref.vertices]).max(), rel=1e-14)
+
+
+@pytest.mark.parametrize("radius", [3, 8, 15])
+def test_convex_hull_of_lattice_ball_equals_qhull(radius):
+    """Highly degenerate input (thousands of coplanar lattice vertices): same hull as Qhull."""
+    r = radius
+    z, y, x = np.mgrid[-r - 1:r + 2, -r - 1:r + 2, -r - 1:r + 2]
+    ball = (x / 1.1) ** 2 + y ** 2 + (z / 0.8) ** 2 <= r * r
+    spacing = (2.0, 2.0, 3.5)
+    _, _, verts = mesh_measures(ball, spacing)
+    ref = spatial.ConvexHull(verts)
+    hv, ha, diam = convex_hull_measures(_mesh_lattice(ball, spacing)[2], spacing)
+    assert hv == pytest.approx(ref.volume, rel=1e-12) and ha == pytest.approx(ref.area, rel=1e-12)
+    assert diam == pytest.approx(spatial.distance.pdist(verts[ref.vertices]).max(), rel=1e-14)
+
+
+def test_flat_point_set_has_no_hull_volume():
+    """Coplanar lattice points: hull volume and area NaN, diameter the largest distance."""
+    pts = np.array([[0, 0, 0], [0, 4, 0], [0, 0, 6], [0, 4, 6], [0, 2, 3]], dtype=np.int64)
+    hv, ha, diam = convex_hull_measures(pts, (1.0, 1.0, 1.0))
+    assert np.isnan(hv) and np.isnan(ha) and diam == pytest.approx(np.hypot(2.0, 3.0))
 
 
 def test_sphere_volume_converges():

@@ -5,10 +5,13 @@ import functools
 import math
 
 import numpy as np
-from scipy import ndimage, signal, spatial, special
+from scipy import ndimage, signal, special
 from skimage import measure
 
-__all__ = ["FEATURES", "morphology", "mesh", "mesh_measures", "moran_geary"]
+from ._mesh_kernels import mask_moments
+
+__all__ = ["FEATURES", "morphology", "mesh", "mesh_measures", "hull_candidates", "convex_hull_measures",
+           "moran_geary"]
 
 FEATURES: dict[str, tuple[str, str]] = {
     "morph_volume": ("Volume (mesh)", "RNU0"),
@@ -94,30 +97,18 @@ def mesh_measures(mask: np.ndarray, spacing_mm: tuple[float, float, float]
     mask at level 0.5 that is where marching cubes puts them).  Equal to :func:`mesh` followed by
     the face sums, to round-off (tests/radiomics/test_morphology_fast.py).
     """
-    m = np.pad(np.asarray(mask, dtype=bool), 1)
-    sk = np.asarray(spacing_mm[::-1], dtype=float)
-    nk, nj, ni = (s - 1 for s in m.shape)
-    cfg = np.zeros((nk, nj, ni), np.uint8)
-    for b in range(8):
-        dk, dj, di = (b >> 2) & 1, (b >> 1) & 1, b & 1
-        cfg |= m[dk:dk + nk, dj:dj + nj, di:di + ni].view(np.uint8) << b
-    flat = cfg.ravel()
-    idx = np.flatnonzero((flat != 0) & (flat != 255))
-    c = flat[idx]
+    volume, area, lattice = _mesh_lattice(np.asarray(mask, dtype=bool), spacing_mm)
+    return volume, area, lattice * (np.asarray(spacing_mm[::-1], dtype=float) / 2.0)
+
+
+def _mesh_lattice(mask: np.ndarray, spacing_mm) -> tuple[float, float, np.ndarray]:
+    """:func:`mesh_measures` with the vertices as int64 on the half-voxel lattice (2·index)."""
+    from ._mesh_kernels import mesh_cells
+    sk = tuple(float(x) for x in spacing_mm[::-1])
+    m = np.pad(mask, 1).view(np.uint8)
     _, _, c0, n = _cell_tables()
-    ok, oj, oi = np.unravel_index(idx, cfg.shape)
-    signed = c0[c].sum() + (ok * n[c, 0]).sum() + (oj * n[c, 1]).sum() + (oi * n[c, 2]).sum()
-    volume = abs(float(signed)) * float(np.prod(sk)) / 6.0
-    area = float(_cell_areas(tuple(float(x) for x in sk))[c].sum())
-    verts = []
-    for axis in range(3):
-        lo = [slice(None)] * 3
-        hi = [slice(None)] * 3
-        lo[axis], hi[axis] = slice(0, -1), slice(1, None)
-        edge = np.argwhere(m[tuple(lo)] != m[tuple(hi)]).astype(float)
-        edge[:, axis] += 0.5
-        verts.append(edge)
-    return volume, area, np.concatenate(verts) * sk
+    signed, area, lattice = mesh_cells(m, c0, n, _cell_areas(sk))
+    return abs(float(signed)) * sk[0] * sk[1] * sk[2] / 6.0, float(area), lattice
 
 
 def _cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -127,11 +118,6 @@ def _cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
                      u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]], axis=1)
 
 
-#: line directions for :func:`hull_candidates`: the 3 axes (adding the face diagonals leaves 3×
-#: fewer points, but Qhull's time on these lattice points hardly drops: measured, not worth it)
-_HULL_DIRECTIONS = np.array([(1, 0, 0), (0, 1, 0), (0, 0, 1)], dtype=np.int64)
-
-
 def hull_candidates(points: np.ndarray, spacing_mm: tuple[float, float, float] | None = None) -> np.ndarray:
     """The points that can be convex-hull vertices of a marching-cubes vertex set.
 
@@ -139,30 +125,36 @@ def hull_candidates(points: np.ndarray, spacing_mm: tuple[float, float, float] |
     a segment is not a vertex), so along each grid axis the interior points of every
     line are dropped.  Lines are found exactly on the half-voxel lattice of the vertices (points
     in mm, axes k, j, i, on a grid of ``spacing_mm`` (x, y, z)).  The hull, its volume, area and
-    diameter are unchanged; Qhull gets about half as many points.
+    diameter are unchanged.
     """
+    from ._mesh_kernels import line_ends
     pts = np.asarray(points, dtype=float)
     if spacing_mm is None or len(pts) < 16:
         return pts
     q = np.rint(2.0 * pts / np.asarray(spacing_mm[::-1], dtype=float)).astype(np.int64)
     q -= q.min(axis=0)
-    span = int(q.max()) + 1
-    keep = np.arange(len(q))
-    for d in _HULL_DIRECTIONS:
-        if len(keep) < 16:
-            break
-        qq = q[keep]
-        c = np.cross(qq, d) + 2 * span  # identifies the line; >= 0
-        t = qq @ d + 2 * span  # position along it; >= 0
-        base = 4 * span + 1
-        key = ((c[:, 0] * base + c[:, 1]) * base + c[:, 2]) * base + t
-        order = np.argsort(key, kind="stable")
-        line = key[order] - t[order]
-        first = np.ones(len(order), bool)
-        first[1:] = line[1:] != line[:-1]
-        last = np.roll(first, -1)
-        keep = keep[order[first | last]]
-    return pts[np.sort(keep)]
+    return pts[np.sort(line_ends(q))]
+
+
+def convex_hull_measures(lattice: np.ndarray, spacing_mm: tuple[float, float, float]
+                         ) -> tuple[float, float, float]:
+    """(volume mm³, area mm², maximum diameter mm) of the convex hull of mesh vertices given on
+    the half-voxel lattice (int64, 2·index; see :func:`_mesh_lattice`).
+
+    Exact Quickhull on integers (:func:`._mesh_kernels.convex_hull`) after the line-end pre-filter
+    of :func:`hull_candidates`; volume and area are NaN for a flat point set (no hull volume),
+    whose diameter is still the largest vertex distance.  Equal to Qhull to round-off
+    (tests/radiomics/test_morphology_fast.py).
+    """
+    from ._mesh_kernels import convex_hull, hull_measures, line_ends, max_distance
+    half = np.asarray(spacing_mm[::-1], dtype=float) / 2.0
+    q = np.ascontiguousarray(lattice - lattice.min(axis=0), dtype=np.int64)
+    cand = np.ascontiguousarray(q[line_ends(q)])
+    faces = convex_hull(cand)
+    if faces.shape[0] == 0:
+        return float("nan"), float("nan"), float(max_distance(cand, np.arange(len(cand)), half))
+    volume, area, diam = hull_measures(cand, faces, half)
+    return float(volume), float(area), float(diam)
 
 
 def _ellipsoid_area(a: float, b: float, c: float, terms: int = 20) -> float:
@@ -246,8 +238,9 @@ def morphology(morph_mask: np.ndarray, int_mask: np.ndarray, image: np.ndarray,
     sk = np.asarray(spacing_mm[::-1], dtype=float)
     box = ndimage.find_objects(morph.view(np.uint8))[0]
     morph, intm, image = morph[box], intm[box], np.asarray(image)[box]
-    volume, area, verts = mesh_measures(morph, spacing_mm)
-    n_vox = int(morph.sum())
+    volume, area, lattice = _mesh_lattice(morph, spacing_mm)
+    n_vox, centre, cov, n_int, w_sum, w_centre = mask_moments(
+        np.ascontiguousarray(morph), np.ascontiguousarray(intm), np.ascontiguousarray(image, dtype=float), sk)
     out: dict[str, float] = {
         "morph_volume": volume,
         "morph_vol_approx": n_vox * float(np.prod(sk)),
@@ -259,33 +252,23 @@ def morphology(morph_mask: np.ndarray, int_mask: np.ndarray, image: np.ndarray,
         "morph_sphericity": (36.0 * math.pi * volume ** 2) ** (1.0 / 3.0) / area,
         "morph_asphericity": (area ** 3 / (36.0 * math.pi * volume ** 2)) ** (1.0 / 3.0) - 1.0,
     }
-    pos = np.argwhere(morph) * sk
-    if intm.any():
-        ipos = np.argwhere(intm) * sk
-        w = np.asarray(image, dtype=float)[intm]
-        com_int = (ipos * w[:, None]).sum(axis=0) / w.sum() if w.sum() != 0 else np.full(3, np.nan)
-        out["morph_com"] = float(np.linalg.norm(pos.mean(axis=0) - com_int))
-        out["morph_integ_int"] = float(w.mean()) * volume
+    if n_int:
+        com_int = w_centre / w_sum if w_sum != 0 else np.full(3, np.nan)
+        out["morph_com"] = float(np.linalg.norm(centre - com_int))
+        out["morph_integ_int"] = w_sum / n_int * volume
     else:
         out["morph_com"] = out["morph_integ_int"] = float("nan")
-    try:
-        cand = hull_candidates(verts, spacing_mm)
-        hull = spatial.ConvexHull(cand)
-        hv = cand[hull.vertices]
-        out["morph_diam"] = float(spatial.distance.pdist(hv).max())
-        out["morph_vol_dens_conv_hull"] = volume / hull.volume
-        out["morph_area_dens_conv_hull"] = area / hull.area
-    except spatial.QhullError:  # flat ROI (one slice thick after meshing cannot be flat, kept for safety)
-        out["morph_diam"] = float(spatial.distance.pdist(verts).max())
-        out["morph_vol_dens_conv_hull"] = out["morph_area_dens_conv_hull"] = float("nan")
-    lam = np.sort(np.linalg.eigvalsh(np.cov(pos.T)) if n_vox > 1 else np.zeros(3))[::-1]
+    hull_volume, hull_area, out["morph_diam"] = convex_hull_measures(lattice, spacing_mm)
+    out["morph_vol_dens_conv_hull"] = volume / hull_volume
+    out["morph_area_dens_conv_hull"] = area / hull_area
+    lam = np.sort(np.linalg.eigvalsh(cov) if n_vox > 1 else np.zeros(3))[::-1]
     lam = np.clip(lam, 0.0, None)
     out["morph_pca_maj_axis"] = 4.0 * math.sqrt(lam[0])
     out["morph_pca_min_axis"] = 4.0 * math.sqrt(lam[1])
     out["morph_pca_least_axis"] = 4.0 * math.sqrt(lam[2])
     out["morph_pca_elongation"] = math.sqrt(lam[1] / lam[0]) if lam[0] > 0 else float("nan")
     out["morph_pca_flatness"] = math.sqrt(lam[2] / lam[0]) if lam[0] > 0 else float("nan")
-    ext = verts.max(axis=0) - verts.min(axis=0)
+    ext = (lattice.max(axis=0) - lattice.min(axis=0)) * (sk / 2.0)
     out["morph_vol_dens_aabb"] = volume / float(np.prod(ext))
     out["morph_area_dens_aabb"] = area / float(2.0 * (ext[0] * ext[1] + ext[0] * ext[2] + ext[1] * ext[2]))
     sa, sb, sc = (2.0 * math.sqrt(v) for v in lam)

@@ -174,10 +174,9 @@ class RoiGrid:
         return int(self.level_values.size)
 
     def code_flat(self) -> np.ndarray:
-        """Level code (0..n_present-1) of every grid cell, ``n_present`` outside the ROI."""
+        """Level code (0..n_present-1, int32) of every grid cell, ``n_present`` outside the ROI."""
         def make() -> np.ndarray:
-            dtype = np.int16 if self.n_present < np.iinfo(np.int16).max else np.int32
-            lut = np.full(self.n_levels + 1, self.n_present, dtype)
+            lut = np.full(self.n_levels + 1, self.n_present, np.int32)
             lut[self.level_values] = np.arange(self.n_present)
             lut[0] = self.n_present
             return lut[self.flat]
@@ -308,53 +307,18 @@ def aggregate(feats: dict[str, np.ndarray], names: dict[str, str], parts: list[t
 
 
 def zone_features(m: np.ndarray, gl: np.ndarray, size: np.ndarray, n_voxels: np.ndarray) -> dict[str, np.ndarray]:
-    """The 16 features shared by GLRLM, GLSZM, GLDZM and NGLDM on a stack of matrices.
+    """The 17 features shared by GLRLM, GLSZM, GLDZM and NGLDM on a stack of matrices.
 
     ``m[b, i, j]``: count of runs/zones/voxels with grey level ``gl[i]`` and run length / zone
     size / zone distance / dependence count ``size[j]``; ``n_voxels[b]``: N_v of each matrix.
-    Formulas of IBSI 1 sections 3.7 (GLRLM, written there for runs), 3.8, 3.9 and 3.11 with
-    N_s = sum m, r_i = sum_j m, r_j = sum_i m, p = m / N_s:
-    short emphasis sum r_j/j^2 / N_s; long emphasis sum r_j j^2 / N_s; low/high grey level
-    emphasis sum r_i i^{-2 or 2} / N_s; the four joint emphases sum m i^{+-2} j^{+-2} / N_s;
-    grey level (size) non-uniformity sum r_i^2 / N_s (normalised: / N_s^2); percentage N_s/N_v;
-    grey level (size) variance sum (i - mu)^2 p with mu = sum i p; entropy -sum p log2 p;
-    energy sum p^2 (NGLDM only).  Matrices with N_s = 0 give NaN.
+    Keys ``se, le, lge, hge, slge, shge, llge, lhge, glnu, glnu_norm, sznu, sznu_norm, perc,
+    gl_var, sz_var, sz_entr, energy``; formulas (IBSI 1 sections 3.7, 3.8, 3.9, 3.11) in
+    :func:`._kernels.zone_features`.  Matrices with N_s = 0 give NaN.
     """
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ns = m.sum(axis=(1, 2))
-        ri = m.sum(axis=2)
-        rj = m.sum(axis=1)
-        i2 = gl ** 2
-        j2 = size ** 2
-        p = m / ns[:, None, None]
-        pi = ri / ns[:, None]
-        pj = rj / ns[:, None]
-        mu_i = (pi * gl).sum(axis=1)
-        mu_j = (pj * size).sum(axis=1)
-        out = {
-            "se": (rj / j2).sum(axis=1) / ns,
-            "le": (rj * j2).sum(axis=1) / ns,
-            "lge": (ri / i2).sum(axis=1) / ns,
-            "hge": (ri * i2).sum(axis=1) / ns,
-            "slge": (m / (i2[:, None] * j2[None, :])).sum(axis=(1, 2)) / ns,
-            "shge": (m * (i2[:, None] / j2[None, :])).sum(axis=(1, 2)) / ns,
-            "llge": (m * (j2[None, :] / i2[:, None])).sum(axis=(1, 2)) / ns,
-            "lhge": (m * (i2[:, None] * j2[None, :])).sum(axis=(1, 2)) / ns,
-            "glnu": (ri ** 2).sum(axis=1) / ns,
-            "glnu_norm": (ri ** 2).sum(axis=1) / ns ** 2,
-            "sznu": (rj ** 2).sum(axis=1) / ns,
-            "sznu_norm": (rj ** 2).sum(axis=1) / ns ** 2,
-            "perc": ns / n_voxels,
-            "gl_var": (pi * (gl[None, :] - mu_i[:, None]) ** 2).sum(axis=1),
-            "sz_var": (pj * (size[None, :] - mu_j[:, None]) ** 2).sum(axis=1),
-            "sz_entr": entropy2(p, axis=(1, 2)),
-            "energy": (p ** 2).sum(axis=(1, 2)),
-        }
-    empty = ~(ns > 0)
-    if empty.any():
-        for v in out.values():
-            v[empty] = np.nan
-    return out
+    from ._kernels import ZONE_NAMES, zone_features as kernel
+    rows = kernel(np.ascontiguousarray(m, dtype=float), np.ascontiguousarray(gl, dtype=float),
+                  np.ascontiguousarray(size, dtype=float), np.ascontiguousarray(n_voxels, dtype=float))
+    return dict(zip(ZONE_NAMES, rows))
 
 
 def nan_result(tags: list[str]) -> dict[str, float]:

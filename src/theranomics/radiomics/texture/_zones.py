@@ -8,35 +8,24 @@ a zone's distance is the smallest distance of its voxels.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
-from skimage.measure import label
 
-from ._common import RoiGrid
+from . import _kernels
+from ._common import RoiGrid, neighbourhood
 
 
 def zones(roi: RoiGrid, dims3: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per zone: (slice id, grey level, size in voxels, distance to the ROI edge)."""
+    """Per zone: (slice id, grey level, size in voxels, distance to the ROI edge).
+
+    Zones are found by flood fill over the 26 (3D) or 8 in-slice (2D) neighbours
+    (:func:`._kernels.label_zones`).
+    """
     def make() -> tuple[np.ndarray, ...]:
-        g = roi.grid
-        if dims3:
-            lab = label(g, background=0, connectivity=3)
-        else:
-            # Interleave empty slices so that full 3-D connectivity cannot cross slices.
-            z = np.zeros((g.shape[0], 2) + g.shape[1:], dtype=g.dtype)
-            z[:, 0] = g
-            lab = label(z.reshape((-1,) + g.shape[1:]), background=0, connectivity=3)
-            lab = lab.reshape(z.shape)[:, 0]
-        zone_of = lab.ravel()[roi.idx]
-        nz = int(zone_of.max()) if zone_of.size else 0
-        size = np.bincount(zone_of, minlength=nz + 1)[1:]
-        level = np.zeros(nz + 1, np.intp)
-        level[zone_of] = roi.values
-        slc = np.zeros(nz + 1, np.intp)
-        slc[zone_of] = roi.slice_id
+        offs = neighbourhood(1, "chebyshev")
+        if not dims3:
+            offs = offs[offs[:, 0] == 0]
+        zone_of, n_zones = _kernels.label_zones(roi.code_flat(), roi.idx, roi.flat_offsets(offs), roi.n_present)
         dist = edge_distance(roi, dims3).ravel()[roi.idx]
-        zdist = np.full(nz + 1, np.iinfo(np.intp).max, np.intp)
-        np.minimum.at(zdist, zone_of, dist)
-        return slc[1:], level[1:], size, zdist[1:]
+        return _kernels.zone_table(zone_of, n_zones, roi.values, roi.slice_id, dist)
 
     return roi.cached(f"zones_{'3d' if dims3 else '2d'}", make)
 
@@ -44,11 +33,7 @@ def zones(roi: RoiGrid, dims3: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray
 def edge_distance(roi: RoiGrid, dims3: bool) -> np.ndarray:
     """City-block distance of each morphological-mask voxel to the nearest voxel outside it.
 
-    2D: 4-connected steps within the slice; 3D: 6-connected steps.  Outside the mask: 0.
+    2D: 4-connected steps within the slice; 3D: 6-connected steps.  Outside the mask: 0
+    (:func:`._kernels.edge_distance`; the grid's zero padding is outside).
     """
-    if dims3:
-        metric = ndimage.generate_binary_structure(3, 1)
-    else:
-        metric = np.zeros((3, 3, 3), bool)
-        metric[1] = ndimage.generate_binary_structure(2, 1)
-    return ndimage.distance_transform_cdt(roi.morph, metric=metric).astype(np.intp)
+    return roi.cached(f"edge_{dims3}", lambda: _kernels.edge_distance(roi.morph, dims3))

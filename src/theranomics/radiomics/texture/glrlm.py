@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ._common import RoiGrid, directions, nan_result, aggregate, read_settings, zone_features
+from ._kernels import run_counts
 
 __all__ = ["FEATURES", "compute_glrlm"]
 
@@ -44,39 +45,23 @@ _GENERIC = dict(zip(FEATURES, ("se", "le", "lge", "hge", "slge", "shge", "llge",
 SUFFIXES = {"2d": ("_2D_avg", "_2D_comb"), "2.5d": ("_2_5D_avg", "_2_5D_comb"), "3d": ("_3D_avg", "_3D_comb")}
 
 
-def run_matrix(roi: RoiGrid, off: int, per_slice: bool) -> np.ndarray:
-    """Run length counts along the direction with flat offset ``off`` > 0.
+def run_matrices(roi: RoiGrid, dims3: bool) -> np.ndarray:
+    """Run length counts r[direction, level code, length − 1] (13, n, L) for 3D, or per slice and
+    in-plane direction (n_slices, 4, n, L) for 2D; L is the longest grid axis.
 
-    Returns r[level code, length - 1], shape (n, L) with L the longest grid axis, or
-    (n_slices, n, L) per slice for in-plane directions.  Walking the flattened grid in steps of
-    ``off`` from each residue r (r, r + off, ...) visits every line of that direction; because an
-    ROI voxel is at least one padding cell away from the grid border, each step from an ROI voxel
-    lands on its true neighbour, and a line leaves the grid only through zero padding.  The runs
-    are thus the run-length encoding of that residue-major sequence of level codes, less the runs
-    of the "outside" code.
+    One pass over the ROI voxels (:func:`._kernels.run_counts`): a run starts at a voxel whose
+    predecessor along the direction has another level (or is outside the ROI) and is followed
+    until the level changes; the zero padding ends every line.
     """
     def make() -> np.ndarray:
-        codes = roi.code_flat()
-        n = roi.n_present
+        offs = roi.flat_offsets(directions(dims3))
         n_len = max(roi.shape)
-        n_rows = -(-codes.size // off)
-        buf = np.full(n_rows * off, n, codes.dtype)
-        buf[:codes.size] = codes
-        seq = buf.reshape(n_rows, off).T.ravel()
-        # seq[0] is padding, so every run of an ROI level starts after a change of code
-        start = np.flatnonzero(seq[1:] != seq[:-1]) + 1
-        # runs of the "outside" code n (clipped in length) land in row n, which is dropped;
-        # a run of an ROI level is never longer than the longest grid axis
-        length = np.minimum(np.diff(np.append(start, seq.size)), n_len)
-        key = seq[start].astype(np.intp) * n_len + (length - 1)
-        if not per_slice:
-            return np.bincount(key, minlength=(n + 1) * n_len).reshape(n + 1, n_len)[:n]
-        cell = (start % n_rows) * off + start // n_rows
-        sl = np.maximum(roi.slice_lut, 0)[cell // roi.strides[0]]
-        m = np.bincount(sl * ((n + 1) * n_len) + key, minlength=roi.n_slices * (n + 1) * n_len)
-        return m.reshape(roi.n_slices, n + 1, n_len)[:, :n]
+        if dims3:
+            return run_counts(roi.code_flat(), roi.idx, np.zeros(roi.idx.size, np.intp), 1, offs, roi.n_present,
+                              n_len)[0]
+        return run_counts(roi.code_flat(), roi.idx, roi.slice_id, roi.n_slices, offs, roi.n_present, n_len)
 
-    return roi.cached(f"runs_{off}_{per_slice}", make)
+    return roi.cached(f"runs_{dims3}", make)
 
 
 def _glrlm(roi: RoiGrid, prm: Any) -> dict[str, float]:
@@ -85,17 +70,13 @@ def _glrlm(roi: RoiGrid, prm: Any) -> dict[str, float]:
     parts: list[tuple[str, int]] = []
     for dim in prm.dims:
         avg, comb = SUFFIXES[dim]
-        dirs = directions(dim == "3d")
-        nd = dirs.shape[0]
-        offs = [int(o) for o in roi.flat_offsets(dirs)]
+        nd = 13 if dim == "3d" else 4
         if dim == "3d":
-            have2d = [roi.has(f"runs_{o}_True") for o in offs[:4]]
-            m = np.stack([run_matrix(roi, o, True).sum(axis=0) if i < 4 and have2d[i] else run_matrix(roi, o, False)
-                          for i, o in enumerate(offs)]).astype(float)
+            m = run_matrices(roi, True)
             nv = np.full(nd, float(roi.n_voxels))
             groups = [(avg, m, nv), (comb, m.sum(axis=0)[None], nv.sum(keepdims=True))]
         else:
-            m = np.stack([run_matrix(roi, o, True) for o in offs], axis=1).astype(float)
+            m = run_matrices(roi, False)
             nv_slice = roi.slice_voxel_counts().astype(float)  # N_v of one (slice, direction) matrix
             if dim == "2d":
                 groups = [(avg, m.reshape(-1, *m.shape[2:]), np.repeat(nv_slice, nd)),

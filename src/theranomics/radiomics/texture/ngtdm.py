@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ._common import RoiGrid, nan_result, aggregate, read_settings
+from ._kernels import NGTDM_NAMES, ngtdm_features
 from ._neighbours import neighbour_stats
 
 __all__ = ["FEATURES", "compute_ngtdm", "ngtdm_matrix_features"]
@@ -40,35 +41,11 @@ COARSENESS_MAX = 1.0e6
 
 
 def ngtdm_matrix_features(n: np.ndarray, s: np.ndarray, v: np.ndarray) -> dict[str, np.ndarray]:
-    """NGTDM features of a stack of matrices: counts ``n`` (B, L), sums ``s`` (B, L), levels ``v`` (L,)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        nvc = n.sum(axis=1)
-        p = n / nvc[:, None]
-        present = p > 0
-        ngp = present.sum(axis=1)
-        ps = p * s
-        x = ps.sum(axis=1)
-        s_tot = s.sum(axis=1)
-        dv = v[:, None] - v[None, :]
-        pair = present[:, :, None] & present[:, None, :]
-        pi, pj = p[:, :, None], p[:, None, :]
-        contrast = (pi * pj * dv ** 2).sum(axis=(1, 2)) / (ngp * (ngp - 1.0)) * s_tot / nvc
-        vp = p * v[None, :]
-        den = np.where(pair, np.abs(vp[:, :, None] - vp[:, None, :]), 0.0).sum(axis=(1, 2))
-        psum = np.where(pair, pi + pj, 1.0)
-        cplx = np.where(pair, np.abs(dv) * (ps[:, :, None] + ps[:, None, :]) / psum, 0.0).sum(axis=(1, 2)) / nvc
-        strength = np.where(pair, (pi + pj) * dv ** 2, 0.0).sum(axis=(1, 2)) / s_tot
-        out = {
-            "ngt_coarseness": np.where(x > 0, 1.0 / x, COARSENESS_MAX),
-            "ngt_contrast": np.where(ngp > 1, contrast, 0.0),
-            "ngt_busyness": np.where((ngp > 1) & (den > 0), x / den, 0.0),
-            "ngt_complexity": cplx,
-            "ngt_strength": np.where(s_tot > 0, strength, 0.0),
-        }
-    empty = ~(nvc > 0)
-    for val in out.values():
-        val[empty] = np.nan
-    return out
+    """NGTDM features of a stack of matrices: counts ``n`` (B, L), sums ``s`` (B, L), levels ``v`` (L,)
+    (formulas in the module docstring; :func:`._kernels.ngtdm_features`)."""
+    rows = ngtdm_features(np.ascontiguousarray(n, dtype=float), np.ascontiguousarray(s, dtype=float),
+                          np.ascontiguousarray(v, dtype=float), COARSENESS_MAX)
+    return dict(zip(NGTDM_NAMES, rows))
 
 
 def _ngtdm(roi: RoiGrid, prm: Any) -> dict[str, float]:
