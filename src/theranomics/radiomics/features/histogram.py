@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .statistics import dispersion, moments
+from .statistics import DISPERSION, summary
 
 __all__ = ["FEATURES", "intensity_histogram"]
 
@@ -44,16 +44,16 @@ def intensity_histogram(levels: np.ndarray, n_levels: int | None = None) -> dict
     g = np.asarray(levels).ravel()
     if g.size == 0:
         raise ValueError("intensity histogram: the intensity mask is empty")
-    if g.min() < 1 or not np.allclose(g, np.round(g)):
+    if g.min() < 1 or (not np.issubdtype(g.dtype, np.integer) and not np.allclose(g, np.round(g))):
         raise ValueError("intensity histogram needs discretised integer grey levels >= 1")
-    g = np.round(g).astype(int)
+    g = g.astype(np.intp) if np.issubdtype(g.dtype, np.integer) else np.round(g).astype(np.intp)
     ng = max(int(n_levels or 0), int(g.max()))
     hist = np.bincount(g, minlength=ng + 1)[1:].astype(float)
     p = hist / g.size
-    x = g.astype(float)
-    mu, var, skew, kurt = moments(x)
-    out = {"ih_mean": mu, "ih_var": var, "ih_skew": skew, "ih_kurt": kurt}
-    out.update(dispersion(x, "ih"))
+    st = summary(g.astype(float))
+    mu = st["mean"]
+    out = {"ih_mean": mu, "ih_var": st["var"], "ih_skew": st["skew"], "ih_kurt": st["kurt"]}
+    out.update({f"ih_{k}": st[k] for k in DISPERSION})
     modes = np.flatnonzero(hist == hist.max()) + 1
     out["ih_mode"] = float(modes[np.argmin(np.abs(modes - mu))])
     nz = p[p > 0]

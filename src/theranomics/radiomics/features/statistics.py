@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["FEATURES", "intensity_statistics", "moments"]
+from ._stats_kernels import NAMES, summary as summary_kernel
+
+__all__ = ["FEATURES", "intensity_statistics", "moments", "dispersion", "summary"]
 
 #: tag -> (IBSI feature name, IBSI code)
 FEATURES: dict[str, tuple[str, str]] = {
@@ -28,18 +30,24 @@ FEATURES: dict[str, tuple[str, str]] = {
 }
 
 
+def summary(x: np.ndarray) -> dict[str, float]:
+    """Moments and percentile statistics of ``x`` keyed by :data:`._stats_kernels.NAMES` (one sort,
+    one compiled pass; formulas in :func:`._stats_kernels.summary`)."""
+    values = summary_kernel(np.ascontiguousarray(x, dtype=np.float64).ravel())
+    return dict(zip(NAMES, values.tolist()))
+
+
 def moments(x: np.ndarray) -> tuple[float, float, float, float]:
     """Mean, variance (biased, 1/N), skewness m3/m2^1.5 and excess kurtosis m4/m2² − 3 (IBSI 3.3.2–3.3.4).
 
     Skewness and kurtosis are 0 for a constant ROI (IBSI convention).
     """
-    mu = float(x.mean())
-    d = x - mu
-    d2 = d * d
-    m2 = float(d2.mean())
-    if m2 == 0.0:
-        return mu, 0.0, 0.0, 0.0
-    return mu, m2, float(np.dot(d2, d)) / d.size / m2 ** 1.5, float(np.dot(d2, d2)) / d.size / m2 ** 2 - 3.0
+    s = summary(x)
+    return s["mean"], s["var"], s["skew"], s["kurt"]
+
+
+#: statistics features that :func:`dispersion` returns (prefix + "_" + name)
+DISPERSION = ("median", "min", "p10", "p90", "max", "iqr", "range", "mad", "rmad", "medad", "cov", "qcod")
 
 
 def dispersion(x: np.ndarray, prefix: str) -> dict[str, float]:
@@ -47,23 +55,8 @@ def dispersion(x: np.ndarray, prefix: str) -> dict[str, float]:
 
     Percentiles use linear interpolation between order statistics (numpy's default).
     """
-    p10, p25, p50, p75, p90 = np.percentile(x, [10, 25, 50, 75, 90])
-    mu = x.mean()
-    robust = x[(x >= p10) & (x <= p90)]
-    return {
-        f"{prefix}_median": float(p50),
-        f"{prefix}_min": float(x.min()),
-        f"{prefix}_p10": float(p10),
-        f"{prefix}_p90": float(p90),
-        f"{prefix}_max": float(x.max()),
-        f"{prefix}_iqr": float(p75 - p25),
-        f"{prefix}_range": float(x.max() - x.min()),
-        f"{prefix}_mad": float(np.mean(np.abs(x - mu))),
-        f"{prefix}_rmad": float(np.mean(np.abs(robust - robust.mean()))),
-        f"{prefix}_medad": float(np.mean(np.abs(x - p50))),
-        f"{prefix}_cov": float(np.sqrt(np.mean((x - mu) ** 2)) / mu) if mu != 0 else float("nan"),
-        f"{prefix}_qcod": float((p75 - p25) / (p75 + p25)) if (p75 + p25) != 0 else float("nan"),
-    }
+    s = summary(x)
+    return {f"{prefix}_{k}": s[k] for k in DISPERSION}
 
 
 def intensity_statistics(values: np.ndarray) -> dict[str, float]:
@@ -74,9 +67,5 @@ def intensity_statistics(values: np.ndarray) -> dict[str, float]:
     x = np.asarray(values, dtype=float).ravel()
     if x.size == 0:
         raise ValueError("intensity statistics: the intensity mask is empty")
-    mu, var, skew, kurt = moments(x)
-    out = {"stat_mean": mu, "stat_var": var, "stat_skew": skew, "stat_kurt": kurt}
-    out.update(dispersion(x, "stat"))
-    out["stat_energy"] = float(np.sum(x ** 2))
-    out["stat_rms"] = float(np.sqrt(np.mean(x ** 2)))
-    return {tag: out[tag] for tag in FEATURES}
+    s = summary(x)
+    return {tag: s[tag[5:]] for tag in FEATURES}
