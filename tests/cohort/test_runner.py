@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import nibabel  # noqa: F401  (the NIfTI reader used by the corrupt-file case)
+import numpy as np
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
@@ -20,16 +21,19 @@ from pandas.testing import assert_frame_equal
 from theranomics.cohort import (CohortLockedError, CohortValidationError, Manifest, PatientEntry, resolve_stages,
                                 run_cohort)
 
-TABLES = ("lesions", "whole_body", "features", "patients")
+TABLES = ("lesions", "whole_body", "features", "dosimetry", "dosimetry_cumulative", "plan", "twin_parameters",
+          "twin_tacs", "twin_tia", "patients")
+PET_TABLES = ("lesions", "whole_body", "features")
+PET_STAGES = "quantify,radiomics"
 
 
-def _tables(result) -> dict[str, pd.DataFrame]:
-    return {name: pd.read_parquet(result.tables[name]) for name in TABLES}
+def _tables(result, names=TABLES) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_parquet(result.tables[name]) for name in names}
 
 
-def _assert_same_tables(a, b) -> None:
-    ta, tb = _tables(a), _tables(b)
-    for name in TABLES:
+def _assert_same_tables(a, b, names=TABLES) -> None:
+    ta, tb = _tables(a, names), _tables(b, names)
+    for name in names:
         assert_frame_equal(ta[name], tb[name], obj=name)
 
 
@@ -49,12 +53,14 @@ def test_local_pool_tables_match_the_library(local_run, virtual_cohort, tmp_path
 
     assert local_run.ok
     counts = local_run.counts()
-    assert counts.loc["quantify", "ran"] == 3 and counts.loc["radiomics", "ran"] == 3
+    assert (counts["ran"] == 3).all() and list(counts.columns) == ["ran"]
+    assert set(counts.index) == {"quantify", "radiomics", "dosimetry", "plan"}
     t = _tables(local_run)
     ids = [e.patient_id for e in virtual_cohort]
     assert list(t["patients"].patient_id) == ids
     assert list(t["patients"].centre) == [e.centre for e in virtual_cohort]
-    for col in ("scanner", "age_y", "egfr_ml_min", "response", "os_time_months", "lesion_count", "suv_max_highest"):
+    for col in ("scanner", "age_y", "egfr_ml_min", "response", "os_time_months", "lesion_count", "suv_max_highest",
+                "dose_gy_kidneys", "dose_gy_liver", "plan_activity_mbq_c1", "plan_kidneys_bed_gy"):
         assert col in t["patients"].columns
     # reference: the library functions run directly on one patient
     e = virtual_cohort.patients[1]
@@ -80,19 +86,93 @@ def test_local_pool_tables_match_the_library(local_run, virtual_cohort, tmp_path
         assert f'href="{link}"' in html and (local_run.out_dir / link).is_file()
 
 
-def test_rerun_is_cached_and_a_setting_recomputes_only_its_stage(local_run, virtual_cohort, tmp_path):
+def test_quantified_lesions_are_the_true_lesions(local_run, virtual_cohort):
+    """With organ masks and the iso41 organ-adaptive default, against the simulator's lesion table:
+    every lesion at least twice as hot as its host organ is found, every detection of 0.5 mL or more
+    is a true lesion, and at most one tiny detection per patient is noise (no spurious lesion flood)."""
+    lesions = _tables(local_run, ["lesions"])["lesions"]
+    xyz = ["centroid_x_mm", "centroid_y_mm", "centroid_z_mm"]
+    for e in virtual_cohort:
+        truth = pd.read_csv(e.study_dir / "truth" / "lesions.csv")
+        host_suv = pd.read_csv(e.study_dir / "truth" / "vois.csv").set_index("voi")["suv_mean_true"]
+        hot = truth.suv_mean_true.to_numpy() >= 2.0 * host_suv.reindex(truth.host).to_numpy()
+        found = lesions[lesions.patient_id == e.patient_id]
+        dist = np.linalg.norm(truth[xyz].to_numpy()[:, None, :] - found[xyz].to_numpy()[None, :, :], axis=-1)
+        assert hot.sum() >= 3 and (dist.min(axis=1)[hot] < 10.0).all(), (e.patient_id, dist.min(axis=1))
+        spurious = dist.min(axis=0) > 25.0
+        assert not (spurious & (found.volume_ml.to_numpy() >= 0.5)).any(), (e.patient_id, found.volume_ml)
+        assert spurious.sum() <= 1, e.patient_id
+
+
+def test_dosimetry_and_plan_against_simulator_truth(local_run, virtual_cohort):
+    """Dosimetry TIAs (no recovery correction: partial-volume loss) and the personalised twin's TIAs
+    against the simulator's true TIAs; the planned schedule within the organ limits."""
+    from theranomics.dosimetry.radiobiology import LIMITS
+
+    t = _tables(local_run)
+    for e in virtual_cohort:
+        truth = pd.read_csv(e.study_dir / "truth" / "tia.csv").set_index("voi")["tia_mbq_h"]
+        truth["kidneys"] = truth["kidney_cortex"] + truth["kidney_medulla"]
+        dos = t["dosimetry"][(t["dosimetry"].patient_id == e.patient_id) & (t["dosimetry"].cycle == 1)]
+        dos = dos.set_index("voi")["tia_mbq_h"]
+        twin = t["twin_tia"][t["twin_tia"].patient_id == e.patient_id].set_index("organ")["tia_mbq_h"]
+        for organ in ("kidneys", "liver", "spleen"):
+            assert dos[organ] == pytest.approx(truth[organ], rel=0.25), (e.patient_id, organ)
+            assert twin[organ] == pytest.approx(truth[organ], rel=0.20), (e.patient_id, organ)
+        tacs = t["twin_tacs"][t["twin_tacs"].patient_id == e.patient_id]
+        assert set(tacs.organ) == {"kidneys", "liver", "spleen"} and len(tacs) == 12   # 4 time points each
+    kidney = next(lim.limit_gy for lim in LIMITS if lim.organ == "kidney" and lim.quantity == "bed_gy"
+                  and lim.condition == "without risk factors")
+    plan = t["plan"]
+    assert plan.fit_converged.all() and list(plan.patient_id) == [e.patient_id for e in virtual_cohort]
+    assert (plan.kidneys_bed_gy <= kidney + 1e-9).all() and (plan.n_feasible > 0).all()
+    assert (plan.red_marrow_dose_gy <= 2.0).all() and (plan.salivary_glands_dose_gy <= 25.0 + 1e-9).all()
+    cycles = plan[[f"activity_mbq_c{i}" for i in range(1, 5)]]
+    np.testing.assert_allclose(cycles.sum(axis=1), plan.total_activity_mbq)
+    assert cycles.isin([3000.0 + 700.0 * i for i in range(11)]).all().all()
+    patients = t["patients"].set_index("patient_id")
+    cum = t["dosimetry_cumulative"].set_index(["patient_id", "voi"])["dose_gy"]
+    for e in virtual_cohort:
+        assert patients.loc[e.patient_id, "dose_gy_kidneys"] == cum[(e.patient_id, "kidneys")]
+        assert patients.loc[e.patient_id, "plan_total_activity_mbq"] == \
+            plan.set_index("patient_id").loc[e.patient_id, "total_activity_mbq"]
+
+
+def test_therapy_stages_not_applicable_without_therapy_spect(local_run, virtual_cohort, tmp_path, fast_settings):
+    """A patient with only the diagnostic PET: dosimetry and plan are not applicable, the run is ok."""
+    from theranomics.cohort.manifest import study_timepoints
+
+    e = virtual_cohort.patients[0]
+    diagnostic = tuple(tp for tp in study_timepoints(e) if tp.cycle == 0)
+    entry = PatientEntry(e.patient_id, e.study_dir, e.centre, e.scanner, diagnostic, e.clinical, e.outcomes)
     out = shutil.copytree(local_run.out_dir, tmp_path / "out")
-    again = run_cohort(virtual_cohort, out, workers=0, progress=False)
+    result = run_cohort(Manifest((entry,)), out, workers=0, progress=False, report=False, settings=fast_settings)
+    status = dict(zip(result.status.stage, result.status.status))
+    assert status == {"quantify": "cached", "radiomics": "cached", "dosimetry": "not_applicable",
+                      "plan": "not_applicable"}
+    assert result.ok and len(pd.read_parquet(result.tables["plan"])) == 0
+
+
+def test_rerun_is_cached_and_a_setting_recomputes_only_its_stage(local_run, virtual_cohort, tmp_path, fast_settings):
+    out = shutil.copytree(local_run.out_dir, tmp_path / "out")
+    again = run_cohort(virtual_cohort, out, workers=0, progress=False, settings=fast_settings)
     assert set(again.status.status) == {"cached"}
     _assert_same_tables(again, local_run)
-    changed = run_cohort(virtual_cohort, out, workers=0, progress=False, settings={"radiomics": {"min_volume_ml": 0.5}})
-    runs = _runs(out)
-    last = pd.DataFrame(runs[-1])
-    assert set(last[last.stage == "quantify"].status) == {"cached"}
-    assert set(last[last.stage == "radiomics"].status) == {"ran"}
+    new = {**fast_settings, "radiomics": {"min_volume_ml": 0.5}, "plan": {"max_tumours": 1}}
+    changed = run_cohort(virtual_cohort, out, workers=0, progress=False, settings=new)
+    last = pd.DataFrame(_runs(out)[-1])
+    assert set(last[last.stage.isin(["quantify", "dosimetry"])].status) == {"cached"}
+    assert set(last[last.stage.isin(["radiomics", "plan"])].status) == {"ran"}
     feats = pd.read_parquet(changed.tables["features"])
     lesions = pd.read_parquet(changed.tables["lesions"])
     assert len(feats) == int((lesions.volume_ml >= 0.5).sum()) > len(_tables(local_run)["features"])
+    assert set(pd.read_parquet(changed.tables["plan"]).n_tumours) == {1}
+    # a dosimetry setting recomputes dosimetry and the plan that depends on it, nothing else
+    one = Manifest(virtual_cohort.patients[:1])
+    settings = {**new, "dosimetry": {**fast_settings["dosimetry"], "activity_rel_sigma": 0.08}}
+    run_cohort(one, out, workers=0, progress=False, report=False, settings=settings)
+    last = {ev["stage"]: ev["status"] for ev in _runs(out)[-1]}
+    assert last == {"quantify": "cached", "radiomics": "cached", "dosimetry": "ran", "plan": "ran"}
 
 
 def test_stage_key_covers_settings_inputs_version_and_upstream():
@@ -100,10 +180,11 @@ def test_stage_key_covers_settings_inputs_version_and_upstream():
 
     quantify, radiomics = resolve_stages(["radiomics"])
     base = stage_key(radiomics, {"a": 1}, {"pet": "h1"}, {"quantify": "k1"})
-    assert base == stage_key(radiomics, {"a": 1}, {"pet": "h1"}, {"quantify": "k1"})
+    assert base == stage_key(radiomics, {"a": 1}, {"pet": "h1"}, {"quantify": "k1"}, {})
     for changed in (stage_key(radiomics, {"a": 2}, {"pet": "h1"}, {"quantify": "k1"}),
                     stage_key(radiomics, {"a": 1}, {"pet": "h2"}, {"quantify": "k1"}),
                     stage_key(radiomics, {"a": 1}, {"pet": "h1"}, {"quantify": "k2"}),
+                    stage_key(radiomics, {"a": 1}, {"pet": "h1"}, {"quantify": "k1"}, {"gfr_ml_min": 60.0}),
                     stage_key(quantify, {"a": 1}, {"pet": "h1"}, {"quantify": "k1"})):
         assert changed != base
 
@@ -113,18 +194,19 @@ def test_dask_local_cluster_gives_identical_tables(local_run, virtual_cohort, tm
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        result = run_cohort(virtual_cohort, tmp_path / "dask", scheduler=client, progress=False, report=False)
+        result = run_cohort(virtual_cohort, tmp_path / "dask", scheduler=client, progress=False, report=False,
+                            stages=PET_STAGES)
         threads = client.run(lambda: os.environ.get("OMP_NUM_THREADS"))
     assert set(threads.values()) == {"1"} and len(threads) == 2
     assert result.ok and set(result.status.status) == {"ran"}
-    _assert_same_tables(result, local_run)
+    _assert_same_tables(result, local_run, PET_TABLES)
 
 
 _KILL_SCRIPT = """
 import sys
 from theranomics.cohort import run_cohort
 if __name__ == "__main__":
-    run_cohort(sys.argv[1], sys.argv[2], workers=1, progress=False)
+    run_cohort(sys.argv[1], sys.argv[2], workers=1, progress=False, stages="quantify,radiomics")
 """
 
 
@@ -147,16 +229,16 @@ def test_killed_run_resumes_and_recomputes_only_unfinished_work(local_run, virtu
     finally:
         os.killpg(proc.pid, signal.SIGKILL)     # the run and its worker processes
         proc.wait()
-    stages = [s.name for s in resolve_stages()]
+    stages = ["quantify", "radiomics"]
     committed = {(e.patient_id, s) for e in virtual_cohort for s in stages
                  if read_stage_record(out / "patients" / e.patient_id / s) is not None}
     assert {(first, s) for s in stages} <= committed and len(committed) < 3 * len(stages)
-    resumed = run_cohort(virtual_cohort, out, workers=0, progress=False, report=False)
+    resumed = run_cohort(virtual_cohort, out, workers=0, progress=False, report=False, stages=PET_STAGES)
     status = {(r.patient_id, r.stage): r.status for r in resumed.status.itertuples()}
     assert status == {k: ("cached" if k in committed else "ran") for k in status}
     assert len(status) == 3 * len(stages)
     assert not [p for p in (out / "patients").glob("*/*") if ".tmp-" in p.name or ".old-" in p.name]
-    _assert_same_tables(resumed, local_run)
+    _assert_same_tables(resumed, local_run, PET_TABLES)
 
 
 def _parser():
@@ -183,7 +265,8 @@ def test_bad_patients_are_reported_while_the_others_finish(local_run, virtual_co
     entries = list(src) + [PatientEntry("BROKEN", broken, "C0"), PatientEntry("CRASH", crash, "C1")]
     manifest = write_manifest(entries, tmp_path / "manifest.csv")
     out = shutil.copytree(local_run.out_dir, tmp_path / "out")
-    args = _parser().parse_args(["cohort", "run", str(manifest), "--out", str(out), "--workers", "0", "--no-progress"])
+    args = _parser().parse_args(["cohort", "run", str(manifest), "--out", str(out), "--workers", "0", "--no-progress",
+                                 "--stages", PET_STAGES])
     assert args.func(args) == 1
     status = pd.read_csv(out / "tables" / "status.csv")
     by = {(r.patient_id, r.stage): r for r in status.itertuples()}

@@ -1,28 +1,30 @@
-"""Built-in stages: the NIfTI SUV conversion against simulator ground truth, stage resolution."""
+"""Built-in stages: the NIfTI SUV path against simulator truth, therapy-stage helpers, stage resolution."""
 from __future__ import annotations
-
-import dataclasses
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from theranomics.cohort import Stage, StageError, resolve_stages
-from theranomics.cohort.stages import suv_bw_from_study
+from theranomics.cohort import Stage, StageError, StageInputs, resolve_stages
+from theranomics.cohort.manifest import study_timepoints
+from theranomics.cohort.therapy import dosimetry_defaults, dosimetry_settings, ligand_of, therapy_applies
 from theranomics.io import layout
 from theranomics.io.nifti import read_labelmap, read_nifti
+from theranomics.quant.suv_nifti import suv_from_activity_concentration
 
 
 def test_nifti_suv_matches_simulator_truth(virtual_cohort):
-    """SUVbw of the noise-free truth concentration equals the simulator's organ SUVs."""
+    """SUVbw of the noise-free truth concentration (study.json weight, activity, times) equals the
+    simulator's organ SUVs."""
     e = virtual_cohort.patients[0]
     study = layout.read_study(e.study_dir, load_images=False)
     truth = layout.truth_dir(e.study_dir)
     pet = read_nifti(truth / "pet_true.nii.gz")
     organs = read_labelmap(truth / "organs.nii.gz")
     vois = pd.read_csv(truth / "vois.csv").set_index("voi")
-    label = study.cycles[0].timepoints[0].label
-    suv = suv_bw_from_study(pet, study, 0, label)
+    cycle = study.cycle(0)
+    suv = suv_from_activity_concentration(pet, study.patient, cycle.administration,
+                                          cycle.timepoints[0].acquisition_time, "bw")
     assert suv.unit == "SUVbw"
     checked = 0
     for value, name in organs.names.items():
@@ -33,21 +35,38 @@ def test_nifti_suv_matches_simulator_truth(virtual_cohort):
     assert checked >= 5
 
 
-def test_nifti_suv_errors(virtual_cohort):
+def test_ligand_from_radiopharmaceutical():
+    assert ligand_of("[177Lu]Lu-PSMA-617") == "psma-617"
+    assert ligand_of("177Lu-PSMA-I&T") == "psma-it"
+    assert ligand_of("[177Lu]Lu-DOTA-TATE") == "dotatate"
+    with pytest.raises(StageError, match=r"'\[177Lu\]Lu-FAPI-46' \(study.json administration\) is not a twin ligand"):
+        ligand_of("[177Lu]Lu-FAPI-46")
+
+
+def test_dosimetry_settings_round_trip():
+    """The stage defaults are the workflow defaults; JSON lists come back as the tuples it expects."""
+    from theranomics.dosimetry.workflow import DosimetrySettings
+
+    defaults = dosimetry_defaults()
+    assert defaults["cycles"] is None and defaults["write_report"] is True and "recovery_curve" not in defaults
+    assert dosimetry_settings(defaults) == DosimetrySettings()
+    changed = dosimetry_settings({**defaults, "models": ["mono_exp"], "groups": {"kidneys": ["kidney_left"]}})
+    assert changed.models == ("mono_exp",) and changed.groups == {"kidneys": ("kidney_left",)}
+    with pytest.raises(ValueError, match="recovery must be"):
+        dosimetry_settings({**defaults, "recovery": "magic"})
+
+
+def test_therapy_stages_apply_only_with_therapy_spect(virtual_cohort):
     e = virtual_cohort.patients[0]
-    study = layout.read_study(e.study_dir, load_images=False)
-    pet = read_nifti(layout.truth_dir(e.study_dir) / "pet_true.nii.gz")
-    with pytest.raises(StageError, match="must be in Bq/mL"):
-        suv_bw_from_study(pet.with_array(pet.array, unit="SUVbw"), study, 0, "1h")
-    with pytest.raises(StageError, match="no time point '2h'"):
-        suv_bw_from_study(pet, study, 0, "2h")
-    light = dataclasses.replace(study, patient=dataclasses.replace(study.patient, weight_kg=None))
-    with pytest.raises(StageError, match="weight_kg is missing"):
-        suv_bw_from_study(pet, light, 0, "1h")
+    tps = study_timepoints(e)
+    assert therapy_applies(StageInputs(e, tps)) is None
+    diagnostic = tuple(t for t in tps if t.cycle == 0)
+    assert therapy_applies(StageInputs(e, diagnostic)) == "no therapy SPECT time points (cycle >= 1)"
 
 
 def test_resolve_stages_and_extra_stage():
-    assert [s.name for s in resolve_stages()] == ["quantify", "radiomics"]
+    assert [s.name for s in resolve_stages()] == ["quantify", "radiomics", "dosimetry", "plan"]
+    assert [s.name for s in resolve_stages(["plan"])] == ["quantify", "dosimetry", "plan"]
     extra = Stage("dose", lambda i, o, s: {}, requires=("radiomics",), defaults={"x": 1})
     assert [s.name for s in resolve_stages(["dose"], {"dose": extra})] == ["quantify", "radiomics", "dose"]
     assert extra.resolve_settings({"x": 2}) == {"x": 2}

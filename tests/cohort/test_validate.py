@@ -94,3 +94,14 @@ def test_report_lists_every_patient(virtual_cohort, tmp_path):
     assert report.invalid_patients == {"BAD"} and not report.ok
     frame = report.to_frame()
     assert list(frame.patient_id) == ["BAD"] and "ERROR   BAD: study_dir: missing folder" in report.summary()
+
+
+def test_truncated_nifti_is_found_up_front(virtual_cohort, tmp_path):
+    """A truncated organ mask (SimpleITK would read it as zeros) is a validation error naming it."""
+    good = virtual_cohort.patients[0]
+    study = shutil.copytree(good.study_dir, tmp_path / good.patient_id)
+    mask = study / "cycle0" / "1h" / "masks" / "organs.nii.gz"
+    mask.write_bytes(mask.read_bytes()[:-200])
+    p = _only(validate_patient(PatientEntry(good.patient_id, study, "C0")))
+    assert (p.field, p.path) == ("cycle0/1h/organs", str(mask))
+    assert p.message.startswith("truncated") and "the header describes" in p.message

@@ -29,7 +29,8 @@ def add_parser(sub) -> None:
     r = csub.add_parser("run", help="validate a manifest, run the stages (resumable), gather tables, report")
     r.add_argument("manifest", type=Path, help="manifest .csv or .yaml")
     r.add_argument("--out", required=True, type=Path, help="output folder (re-use it to resume)")
-    r.add_argument("--stages", default=None, help="comma-separated stages (default: all: quantify,radiomics)")
+    r.add_argument("--stages", default=None, help="comma-separated stages (default: all: quantify,radiomics,"
+                   "dosimetry,plan; dosimetry and plan apply to patients with therapy SPECT)")
     r.add_argument("--set", action="append", metavar="STAGE.KEY=VALUE", help="stage setting, e.g. quantify.threshold_suv=4")
     g = r.add_mutually_exclusive_group()
     g.add_argument("--workers", type=int, default=None, help="local process pool size (default: cores; 0: in this process)")

@@ -41,6 +41,20 @@ def limit_threads() -> None:
         pass
 
 
+def warm_up(modules) -> float:
+    """Import ``modules`` in this worker (one thread); returns the seconds it took."""
+    import importlib
+
+    t0 = time.perf_counter()
+    limit_threads()
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:        # an optional backend: the stage itself reports what is missing
+            pass
+    return time.perf_counter() - t0
+
+
 def patient_dir(out_dir: str | Path, patient_id: str) -> Path:
     return Path(out_dir) / "patients" / patient_id
 
@@ -54,10 +68,11 @@ def _hash_path(path: Path) -> str:
     return input_hash(path)
 
 
-def stage_key(stage, settings: dict, input_hashes: dict[str, str], upstream_keys: dict[str, str]) -> str:
+def stage_key(stage, settings: dict, input_hashes: dict[str, str], upstream_keys: dict[str, str],
+              values: dict | None = None) -> str:
     from .. import __version__
     doc = {"stage": stage.name, "stage_version": stage.version, "software_version": __version__,
-           "settings": settings, "inputs": input_hashes, "upstream": upstream_keys}
+           "settings": settings, "inputs": input_hashes, "upstream": upstream_keys, "values": values or {}}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -106,7 +121,8 @@ def run_stage_task(task: dict) -> dict:
             return out
         files = {role: Path(p) for role, p in (stage.inputs_of(inputs) if stage.inputs_of else {}).items()}
         hashes = {role: _hash_path(p) for role, p in files.items()}
-        key = stage_key(stage, task["settings"], hashes, task["upstream_keys"])
+        values = dict(stage.values_of(inputs, task["settings"])) if stage.values_of else {}
+        key = stage_key(stage, task["settings"], hashes, task["upstream_keys"], values)
         out["key"] = key
         record = read_stage_record(final)
         if record is not None and record.get("key") == key and not task.get("force", False):
@@ -124,7 +140,7 @@ def run_stage_task(task: dict) -> dict:
         prov = provenance(f"cohort.{stage.name}", dict(task["settings"]), [])
         prov["inputs"] = {role: {"path": str(files[role]), "sha256": h} for role, h in hashes.items()}
         record = {"key": key, "patient_id": entry.patient_id, "stage": stage.name, "stage_version": stage.version,
-                  "upstream_keys": task["upstream_keys"], "outputs": outputs, "stage_seconds": out["stage_seconds"],
+                  "upstream_keys": task["upstream_keys"], "values": values, "outputs": outputs, "stage_seconds": out["stage_seconds"],
                   "provenance": prov}
         (tmp / STAGE_FILE).write_text(json.dumps(record, indent=2, default=str))
         _commit(tmp, final)

@@ -1,5 +1,5 @@
 """Execution backends behind one small interface: ``submit(fn, arg) -> future``,
-``wait_any(futures) -> done``, ``result(future)``, ``n_workers``, ``close()``.
+``wait_any(futures) -> done``, ``result(future)``, ``warm_up(modules)``, ``n_workers``, ``close()``.
 
 * :class:`LocalBackend` — a process pool (``spawn``: a script using it needs the usual
   ``if __name__ == "__main__":`` guard), one thread per worker.
@@ -14,7 +14,7 @@ import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-from ._worker import limit_threads
+from ._worker import limit_threads, warm_up
 
 
 def default_workers() -> int:
@@ -40,6 +40,10 @@ class LocalBackend:
 
     def submit(self, fn, arg):
         return self._pool.submit(fn, arg)
+
+    def warm_up(self, modules) -> None:
+        """Start every worker and let it import ``modules`` (runs while the caller goes on)."""
+        self._warm = [self._pool.submit(warm_up, tuple(modules)) for _ in range(self.n_workers)]
 
     @staticmethod
     def wait_any(futures) -> set:
@@ -77,6 +81,10 @@ class SerialBackend:
             return _Done(fn(arg))
         except Exception as exc:  # delivered through result(), like a pool future
             return _Done(error=exc)
+
+    @staticmethod
+    def warm_up(modules) -> None:
+        """Nothing to start: stages import what they need when they run."""
 
     @staticmethod
     def wait_any(futures) -> set:
@@ -117,6 +125,12 @@ class DaskBackend:
 
     def submit(self, fn, arg):
         return self.client.submit(fn, arg, pure=False)
+
+    def warm_up(self, modules) -> None:
+        """Every worker imports ``modules`` (one task pinned to each, not waited for)."""
+        workers = list(self.client.scheduler_info().get("workers", {}))
+        self._warm = [self.client.submit(warm_up, tuple(modules), workers=[w], allow_other_workers=False, pure=False)
+                      for w in workers]
 
     @staticmethod
     def wait_any(futures) -> set:

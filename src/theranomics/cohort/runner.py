@@ -27,7 +27,7 @@ import pandas as pd
 from ._worker import OLD_MARK, TMP_MARK, run_stage_task, stage_dir
 from .backends import make_backend
 from .manifest import Manifest, read_manifest
-from .stages import Stage, resolve_stages
+from .stages import Stage, resolve_stages, stage_modules
 from .validate import ValidationReport, validate_manifest
 
 log = logging.getLogger(__name__)
@@ -163,8 +163,13 @@ def run_cohort(manifest: Manifest | str | Path, out_dir: str | Path, *, stages: 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     lock = _acquire_lock(out)
+    backend = None
     try:
         _clean_stale(out)
+        if len(manifest):
+            # start the workers first: their imports overlap with validation here
+            backend = make_backend(workers, scheduler)
+            backend.warm_up(stage_modules(stage_list))
         t = time.perf_counter()
         validation = validate_manifest(manifest, thorough=thorough)
         t_validate = time.perf_counter() - t
@@ -173,7 +178,9 @@ def run_cohort(manifest: Manifest | str | Path, out_dir: str | Path, *, stages: 
             log.warning(validation.summary())
         if strict and not validation.ok:
             raise CohortValidationError(validation.summary())
-        rows, t_loop = _schedule(manifest, out, stage_list, resolved, validation, workers, scheduler, progress, force)
+        rows, t_loop = _schedule(manifest, out, stage_list, resolved, validation, backend, progress, force)
+        backend.close()
+        backend = None
         status = pd.DataFrame(rows, columns=STATUS_COLUMNS)
         t = time.perf_counter()
         tables = gather_tables(manifest, out, stage_list, status)
@@ -189,11 +196,13 @@ def run_cohort(manifest: Manifest | str | Path, out_dir: str | Path, *, stages: 
         timings["total"] = time.perf_counter() - t_start
         return result
     finally:
+        if backend is not None:
+            backend.close()
         lock.unlink(missing_ok=True)
 
 
 def _schedule(manifest: Manifest, out: Path, stage_list: list[Stage], resolved: dict, validation: ValidationReport,
-              workers, scheduler, progress: bool, force: bool) -> tuple[list[dict], float]:
+              backend, progress: bool, force: bool) -> tuple[list[dict], float]:
     """Submit one stage per patient at a time, earliest patient first, ≤ n_workers in flight."""
     import time
 
@@ -250,7 +259,6 @@ def _schedule(manifest: Manifest, out: Path, stage_list: list[Stage], resolved: 
         bar.set_postfix(patients=f"{n_done['patients']}/{len(valid)}", failed=n_done["failed"])
 
     t0 = time.perf_counter()
-    backend = make_backend(workers, scheduler) if valid else None
     inflight: dict = {}
     try:
         while ready or inflight:
@@ -275,8 +283,6 @@ def _schedule(manifest: Manifest, out: Path, stage_list: list[Stage], resolved: 
                 advance(pid)
     finally:
         bar.close()
-        if backend is not None:
-            backend.close()
     return rows, time.perf_counter() - t0
 
 
@@ -291,7 +297,8 @@ def _read_table(folder: Path, name: str) -> pd.DataFrame | None:
 
 def gather_tables(manifest: Manifest, out: Path, stage_list: list[Stage], status: pd.DataFrame) -> dict[str, Path]:
     """Concatenate each stage table over the patients whose stage succeeded (manifest order), add
-    ``centre``, and build the ``patients`` table (manifest variables, outcomes, whole-body biomarkers)."""
+    ``centre``, and build the ``patients`` table (manifest variables, outcomes, and each stage's
+    per-patient summary: whole-body biomarkers, organ doses, the planned schedule)."""
     done = set(map(tuple, status.loc[status["status"].isin(DONE), ["patient_id", "stage"]].to_numpy()))
     centre = {e.patient_id: e.centre for e in manifest.patients}
     tables: dict[str, Path] = {}
@@ -311,10 +318,11 @@ def gather_tables(manifest: Manifest, out: Path, stage_list: list[Stage], status
         rows.append({"patient_id": e.patient_id, "centre": e.centre, "scanner": e.scanner,
                      "status": "failed" if st.isin(BAD).any() else "ok", **dict(e.clinical), **dict(e.outcomes)})
     patients = pd.DataFrame(rows)
-    if "whole_body" in gathered and len(gathered["whole_body"]):
-        wb = gathered["whole_body"].drop(columns=["centre", "cycle", "timepoint"], errors="ignore")
-        wb = wb.drop_duplicates("patient_id")
-        clash = [c for c in wb.columns if c != "patient_id" and c in patients.columns]
-        patients = patients.merge(wb.drop(columns=clash), on="patient_id", how="left")
+    for stage in stage_list:
+        if stage.patient_summary is None or not all(len(gathered[n]) for n in stage.tables):
+            continue
+        summary = stage.patient_summary({n: gathered[n] for n in stage.tables})
+        clash = [c for c in summary.columns if c != "patient_id" and c in patients.columns]
+        patients = patients.merge(summary.drop(columns=clash), on="patient_id", how="left")
     tables["patients"] = _atomic_table(patients, out / "tables" / "patients")[".parquet"]
     return tables

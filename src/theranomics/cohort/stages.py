@@ -6,10 +6,12 @@ never writes anywhere else and never reads another patient.  Tables it lists in 
 files with a ``patient_id`` column) are gathered into cohort tables.  ``inputs_of`` names the input
 files whose content keys the cache (upstream results are keyed through the upstream stage's key).
 
-Built-in stages: ``quantify`` (SUV, lesions, whole-body burden — :mod:`theranomics.quant`) and
-``radiomics`` (IBSI features of the quantified lesions — :mod:`theranomics.radiomics`).  A new
-stage (dosimetry, twin planning) is one more :class:`Stage` in :func:`builtin_stages` or passed to
-:func:`theranomics.cohort.run_cohort` directly.
+Built-in stages: ``quantify`` (SUV, lesions, whole-body burden — :mod:`theranomics.quant`),
+``radiomics`` (IBSI features of the quantified lesions — :mod:`theranomics.radiomics`),
+``dosimetry`` (serial SPECT/CT dosimetry of the therapy cycles — :mod:`theranomics.dosimetry`) and
+``plan`` (digital-twin personalisation and treatment planning — :mod:`theranomics.twin`); the last
+two apply only to patients with therapy SPECT time points (:mod:`.therapy`).  A new stage is one
+more :class:`Stage` in :func:`builtin_stages` or passed to :func:`theranomics.cohort.run_cohort`.
 """
 from __future__ import annotations
 
@@ -41,7 +43,15 @@ class StageInputs:
 
 @dataclass(frozen=True)
 class Stage:
-    """One per-patient processing step (see the module docstring)."""
+    """One per-patient processing step (see the module docstring).
+
+    ``applies(inputs)``: a reason when the stage does not apply to this patient (status
+    ``not_applicable``), else None.  ``inputs_of(inputs)``: the files whose content keys the cache;
+    ``values_of(inputs, settings)``: manifest values (e.g. a clinical variable) that key it too.
+    ``patient_summary(tables)``: from this stage's gathered tables (name → DataFrame), one row per
+    patient (``patient_id`` column) merged into the cohort ``patients`` table.  ``imports``: modules
+    the stage loads lazily; workers import them while the manifest is validated.
+    """
 
     name: str
     func: Callable[[StageInputs, Path, Mapping[str, Any]], Mapping[str, str]]
@@ -51,6 +61,9 @@ class Stage:
     tables: tuple[str, ...] = ()
     inputs_of: Callable[[StageInputs], Mapping[str, Path]] | None = None
     applies: Callable[[StageInputs], str | None] | None = None
+    values_of: Callable[[StageInputs, Mapping[str, Any]], Mapping[str, Any]] | None = None
+    patient_summary: Callable[[Mapping[str, Any]], Any] | None = None
+    imports: tuple[str, ...] = ()
 
     def resolve_settings(self, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
         """Defaults updated by ``overrides``; an unknown key is an error naming the stage."""
@@ -68,47 +81,42 @@ def _is_nifti(path: Path) -> bool:
     return path.name.endswith((".nii", ".nii.gz"))
 
 
+def sidecar_of(path: Path) -> Path | None:
+    """The JSON sidecar of a NIfTI file (unit, label names), or None for DICOM."""
+    for suffix in (".nii.gz", ".nii"):
+        if path.name.endswith(suffix):
+            return path.with_name(path.name[: -len(suffix)] + ".json")
+    return None
+
+
 def _quant_inputs(inputs: StageInputs) -> dict[str, Path]:
+    """PET, CT, organ masks, their NIfTI sidecars, and study.json for a NIfTI PET (weight, activity)."""
     tp = inputs.diagnostic_pet()
-    return {} if tp is None else {r: tp.path(r) for r in ("pet", "ct", "organs") if tp.path(r) is not None}
+    if tp is None:
+        return {}
+    files = {}
+    for role in ("pet", "ct", "organs"):
+        path = tp.path(role)
+        if path is None:
+            continue
+        files[role] = path
+        side = sidecar_of(path)
+        if side is not None and side.is_file():
+            files[f"{role}_sidecar"] = side
+    if _is_nifti(tp.pet) and inputs.patient.study_dir is not None:
+        files["study_json"] = Path(inputs.patient.study_dir) / "study.json"
+    return files
 
 
 def _quant_applies(inputs: StageInputs) -> str | None:
     return None if inputs.diagnostic_pet() is not None else "no diagnostic PET (cycle 0)"
 
 
-def suv_bw_from_study(pet, study, cycle: int, timepoint: str):
-    """SUVbw image from a NIfTI PET in Bq/mL (not decay corrected: activity at acquisition time).
-
-    ``SUVbw = C / (A_inj · exp(-λ (t_acq − t_inj)) / W)`` with ``W`` in g, ``C`` in Bq/mL and
-    ``A_inj`` in Bq (QIBA FDG-PET/CT profile; Kinahan & Fletcher, Semin Ultrasound CT MRI 2010).
-    Weight, activity and both times come from ``study.json``; λ from :mod:`theranomics.nuclides`.
-    """
-    from .. import nuclides
-    from ..core import Image
-
-    if pet.unit not in ("Bq/mL", "kBq/mL"):
-        raise StageError(f"NIfTI PET must be in Bq/mL (sidecar unit), got {pet.unit!r}")
-    c = study.cycle(cycle)
-    tp = next((t for t in c.timepoints if t.label == timepoint), None)
-    if tp is None:
-        raise StageError(f"study.json cycle {cycle} has no time point {timepoint!r}")
-    weight_kg = study.patient.weight_kg
-    if weight_kg is None:
-        raise StageError("study.json patient.weight_kg is missing: needed for SUVbw")
-    admin = c.administration
-    decayed_bq = admin.activity_mbq * 1e6 * nuclides.decay_factor(admin.nuclide, admin.time, tp.acquisition_time)
-    scale = (1000.0 if pet.unit == "kBq/mL" else 1.0) * weight_kg * 1000.0 / decayed_bq
-    meta = {"suv": {"suv_type": "bw", "weight_kg": weight_kg, "decayed_dose_bq": decayed_bq,
-                    "injection_datetime": admin.time.isoformat(),
-                    "reference_datetime": tp.acquisition_time.isoformat(), "nuclide": admin.nuclide,
-                    "rules": {"source": "NIfTI Bq/mL + study.json"}}}
-    return Image(pet.array.astype("float32") * scale, pet.geometry, "SUVbw", "PT", {**dict(pet.meta), **meta})
-
-
 def quantify_stage(inputs: StageInputs, out_dir: Path, settings: Mapping[str, Any]) -> dict[str, str]:
-    """:func:`theranomics.quant.workflow.quantify_folder` on the diagnostic PET (DICOM: SUV from the
-    header; NIfTI: SUVbw from ``study.json``), tables tagged with ``cycle`` and ``timepoint``."""
+    """:func:`theranomics.quant.workflow.quantify_folder` on the diagnostic PET, with the time point's
+    organ masks when it has them (DICOM: SUV from the header; NIfTI in Bq/mL: SUV from ``study.json``
+    by :func:`theranomics.quant.suv_nifti.suv_from_activity_concentration`), tables tagged with
+    ``cycle`` and ``timepoint``."""
     import pandas as pd
 
     from ..quant.pipeline import QuantifySettings
@@ -122,21 +130,27 @@ def quantify_stage(inputs: StageInputs, out_dir: Path, settings: Mapping[str, An
         quantify_folder(tp.pet, out_dir, ct=tp.ct, organs=tp.organs, suv_type=suv_type, patient_id=pid,
                         write_report=write_report, write_seg=write_seg, **s)
     else:
-        if suv_type != "bw":
-            raise StageError(f"NIfTI PET supports suv_type 'bw' only (got {suv_type!r}); give DICOM for other SUVs")
         if inputs.patient.study_dir is None:
-            raise StageError("NIfTI PET needs the study layout (study.json) for weight and activity")
+            raise StageError(f"{tp.pet}: a NIfTI PET needs the study layout (study_dir with study.json) for "
+                             "weight and administered activity")
         from ..io import layout
-        from ..quant.load import load_image, load_labels
+        from ..quant.load import load_image, load_labels, resolve_suv_type
         from ..quant.outputs import write_quant_outputs
         from ..quant.pipeline import quantify
+        from ..quant.suv_nifti import suv_from_activity_concentration
         study = layout.read_study(inputs.patient.study_dir, load_images=False)
-        suv = suv_bw_from_study(load_image(tp.pet, "PT"), study, tp.cycle, tp.timepoint)
+        cycle = next((c for c in study.cycles if c.index == tp.cycle), None)
+        acquired = None if cycle is None else next((t for t in cycle.timepoints if t.label == tp.timepoint), None)
+        if acquired is None:
+            raise StageError(f"{inputs.patient.study_dir}/study.json has no cycle {tp.cycle} time point "
+                             f"{tp.timepoint!r} (the NIfTI PET's acquisition time and administration)")
+        suv = suv_from_activity_concentration(load_image(tp.pet, "PT"), study.patient, cycle.administration,
+                                              acquired.acquisition_time, resolve_suv_type(suv_type))
         ct = load_image(tp.ct, "CT", unit="HU") if tp.ct is not None else None
         organs = load_labels(tp.organs, ct.geometry if ct is not None else suv.geometry) if tp.organs else None
         result = quantify(suv, ct=ct, organs=organs, settings=QuantifySettings(**s))
-        paths = write_quant_outputs(result, out_dir, inputs=[p for p in (tp.pet, tp.ct, tp.organs) if p],
-                                    patient_id=pid, extra_parameters={"suv_type": "bw"})
+        write_quant_outputs(result, out_dir, inputs=[p for p in (tp.pet, tp.ct, tp.organs) if p],
+                                    patient_id=pid, extra_parameters={"suv_type": suv_type})
         if write_report:
             from ..report.quant_report import quant_report
             quant_report(result, out_dir / "report.html", title=f"PET quantification — {pid}")
@@ -197,13 +211,31 @@ def _radiomics_defaults() -> dict[str, Any]:
     return {"preset": "PET", "radiomics": None, "min_volume_ml": 1.0}
 
 
+def _quant_summary(tables: Mapping[str, Any]):
+    """Whole-body biomarkers of the first quantified time point, one row per patient."""
+    wb = tables["whole_body"]
+    return wb.drop(columns=["centre", "cycle", "timepoint"], errors="ignore").drop_duplicates("patient_id")
+
+
 def builtin_stages() -> dict[str, Stage]:
     """The stages :func:`~theranomics.cohort.run_cohort` knows by name, in dependency order."""
+    from . import therapy
+
     return {
-        "quantify": Stage("quantify", quantify_stage, (), _quant_defaults(), "1", ("lesions", "whole_body"),
-                          _quant_inputs, _quant_applies),
+        "quantify": Stage("quantify", quantify_stage, (), _quant_defaults(), "2", ("lesions", "whole_body"),
+                          _quant_inputs, _quant_applies, patient_summary=_quant_summary,
+                          imports=("theranomics.quant.workflow", "theranomics.quant.suv_nifti",
+                                   "theranomics.report.quant_report", "pyarrow.parquet")),
         "radiomics": Stage("radiomics", radiomics_stage, ("quantify",), _radiomics_defaults(), "1", ("features",),
-                           None, _quant_applies),
+                           None, _quant_applies, imports=("theranomics.radiomics",)),
+        "dosimetry": Stage("dosimetry", therapy.dosimetry_stage, (), therapy.dosimetry_defaults(), "1",
+                           therapy.DOSIMETRY_TABLES, therapy.dosimetry_inputs, therapy.therapy_applies,
+                           patient_summary=therapy.dosimetry_summary,
+                           imports=("theranomics.dosimetry.workflow", "theranomics.report.dosimetry_report")),
+        "plan": Stage("plan", therapy.plan_stage, ("quantify", "dosimetry"), therapy.plan_defaults(), "1",
+                      therapy.PLAN_TABLES, therapy.plan_inputs, therapy.therapy_applies,
+                      values_of=therapy.plan_values, patient_summary=therapy.plan_summary,
+                      imports=("theranomics.twin", "theranomics.twin.personalise")),
     }
 
 
@@ -230,6 +262,14 @@ def resolve_stages(names=None, extra: Mapping[str, Stage] | None = None) -> list
     for n in wanted:
         visit(n, ())
     return [known[n] for n in order]
+
+
+def stage_modules(stages) -> tuple[str, ...]:
+    """Modules the workers import up front for ``stages`` (the worker machinery first)."""
+    mods = ["theranomics.cohort._worker", "theranomics.provenance"]
+    for stage in stages:
+        mods += [m for m in stage.imports if m not in mods]
+    return tuple(mods)
 
 
 def now_iso() -> str:

@@ -67,6 +67,12 @@ def _is_nifti(path: Path) -> bool:
 def _check_nifti(pid: str, field: str, path: Path) -> list[Problem]:
     import nibabel as nib
 
+    from ..io.nifti import check_complete
+
+    try:
+        check_complete(path)
+    except ValueError as exc:
+        return [Problem(pid, "error", field, str(exc).replace(f"{path}: ", ""), str(path))]
     try:
         img = nib.load(str(path))
         shape = img.header.get_data_shape()

@@ -97,17 +97,33 @@ def check_complete(path: str | Path) -> None:
             fh.seek(-4, 2)
             if struct.unpack("<I", fh.read(4))[0] == expected % 2 ** 32:
                 return
-        size = 0
-        try:
-            with gzip.open(path, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 22), b""):
-                    size += len(block)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise ValueError(f"{path}: truncated or corrupt NIfTI file ({type(exc).__name__}: {exc}; "
-                             f"{size} of {expected} bytes readable)") from None
+        size, error = _gzip_size(path)
+        if error:
+            raise ValueError(f"{path}: truncated or corrupt NIfTI file: the header describes {expected} bytes, "
+                             f"{size} decompress before {error}") from None
     if size < expected:
         raise ValueError(f"{path}: truncated NIfTI file: the header describes {expected} bytes, the file "
-                         f"has {size}")
+                         f"{'decompresses to' if gz else 'has'} {size}")
+
+
+def _gzip_size(path: Path) -> tuple[int, str | None]:
+    """(decompressed bytes, None) of a complete gzip file (all members); (bytes so far, what went
+    wrong) when the stream is cut short or damaged."""
+    size = 0
+    d = zlib.decompressobj(wbits=31)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            while block:
+                if d is None:                      # between members
+                    if not block.strip(b"\x00"):  # zero padding after the last member
+                        break
+                    d = zlib.decompressobj(wbits=31)
+                try:
+                    size += len(d.decompress(block))
+                except zlib.error as exc:
+                    return size, f"a damaged stream ({exc})"
+                block, d = (d.unused_data, None) if d.eof else (b"", d)
+    return size, (None if d is None else "the stream ends (file cut short)")
 
 
 def _read(path: Path) -> tuple[sitk.Image, dict]:
