@@ -11,6 +11,12 @@ Target (issue 5): < 60 s on 2 cores.  For scale, the automated Monte Carlo pipel
 et al. (2022) takes ~25 min per patient — not like for like: it transports particles through the
 patient's own heterogeneous anatomy, while the kernel convolution here only scales a homogeneous
 kernel by density.  Run: ``python benchmarks/bench_dosimetry.py [--n 256 --nz 300]``.
+
+``--compare-registration``: one CT pair registered at the native 4.42 mm grid and on 8 mm block
+averages (``register_rigid(working_voxel_mm=8)``): time and translation difference.
+``--accuracy``: the validation table of ``tests/dosimetry/test_validation.py`` (TIA error against the
+simulator's truth with and without recovery correction, per organ and lesion size, on the whole-body
+phantom and on the patient-15 anatomy) as Markdown — the source of ``benchmarks/results/dosimetry.md``.
 """
 from __future__ import annotations
 
@@ -74,12 +80,76 @@ def build_study(n: int, nz: int, voxel_mm: float, seed: int = 0):
     return Study(patient, (Cycle(1, admin, tuple(tps)),))
 
 
+def compare_registration(study, kwargs) -> None:
+    from theranomics.registration import register_rigid
+    tps = study.cycle(1).timepoints
+    fixed, moving = tps[0].images["ct"], tps[1].images["ct"]
+    true = np.asarray(moving.geometry.origin_mm) - np.asarray(fixed.geometry.origin_mm)
+    out = {}
+    for voxel in (None, 8.0):
+        t0 = time.perf_counter()
+        reg = register_rigid(fixed, moving, working_voxel_mm=voxel, **kwargs)
+        out[voxel] = (time.perf_counter() - t0, np.asarray(reg.translation_mm))
+        print(f"  working_voxel_mm={voxel}: {out[voxel][0]:.1f} s, translation {np.round(out[voxel][1], 3)} mm "
+              f"(true {np.round(true, 3)}; error {np.abs(out[voxel][1] - true).max():.3f} mm)")
+    print(f"  |native - 8 mm| = {np.abs(out[None][1] - out[8.0][1]).max():.3f} mm")
+
+
+def accuracy_tables() -> None:
+    """Markdown tables: TIA error vs truth with and without recovery correction (module doc)."""
+    from theranomics.dosimetry.workflow import DosimetrySettings, run_cycle_dosimetry
+    from theranomics.simulate import PatientParameters, simulate_patient
+
+    settings = DosimetrySettings(spect_fwhm_mm=12.0, registration="none", voxel_dose=False)
+    groups = {"kidneys": ("kidney_cortex", "kidney_medulla", "kidney_left", "kidney_right"),
+              "salivary_glands": ("parotid", "submandibular")}
+    cases = [("whole-body phantom, [177Lu]Lu-PSMA-617 (seed 5)",
+              dict(params=PatientParameters(n_lesions=3, median_lesion_volume_ml=12.0), seed=5, tracer="psma-11")),
+             ("small phantom, [177Lu]Lu-PSMA-617 (seed 3, 4 lesions)",
+              dict(params=PatientParameters(n_lesions=4, median_lesion_volume_ml=12.0), seed=3, small=True)),
+             ("patient-15 anatomy, [177Lu]Lu-DOTATATE (seed 5)",
+              dict(params=PatientParameters(), seed=5, tracer="dotatate-ga68", anatomy="patient15")),
+             ("patient-15 anatomy, [177Lu]Lu-PSMA-617 (seed 5)",
+              dict(params=PatientParameters(), seed=5, tracer="psma-11", anatomy="patient15"))]
+    for title, kw in cases:
+        t0 = time.perf_counter()
+        sim = simulate_patient(**kw)
+        vois = [sim.study.cycle(1).timepoints[0].masks["organs"], sim.lesion_truth]
+        res = run_cycle_dosimetry(sim.study, 1, settings=settings, vois=vois)
+        truth = sim.truth_tia.set_index("voi")["tia_mbq_h"].to_dict()
+        for g, members in groups.items():
+            if any(m in truth for m in members):
+                truth[g] = sum(truth[m] for m in members if m in truth)
+        tab = res.table.set_index("voi")
+        print(f"\n### {title}\n")
+        print("| VOI | volume (mL) | true TIA (MBq·h) | error, recovery-corrected | error, uncorrected | "
+              "recovery | dose (Gy/GBq) |")
+        print("|---|---:|---:|---:|---:|---|---:|")
+        for voi in tab.index:
+            if voi not in truth and not voi.startswith("red_marrow_"):
+                continue
+            r = tab.loc[voi]
+            if voi.startswith("red_marrow_"):
+                print(f"| {voi} | | | | | {r['model']} | {r['dose_gy_per_gbq']:.3f} |")
+                continue
+            err = r["tia_mbq_h"] / truth[voi] - 1
+            raw = r["tia_uncorrected_mbq_h"] / truth[voi] - 1
+            print(f"| {voi} | {r['volume_ml']:.1f} | {truth[voi]:.0f} | {err:+.1%} | {raw:+.1%} | "
+                  f"{r['recovery_method']} | {r['dose_gy_per_gbq']:.3f} |")
+        print(f"\n({time.perf_counter() - t0:.0f} s)")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=256)
     ap.add_argument("--nz", type=int, default=300)
     ap.add_argument("--voxel-mm", type=float, default=4.42)
+    ap.add_argument("--compare-registration", action="store_true")
+    ap.add_argument("--accuracy", action="store_true", help="print the validation tables instead")
     args = ap.parse_args(argv)
+    if args.accuracy:
+        accuracy_tables()
+        return
     import SimpleITK as sitk
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(2)
     from theranomics.dosimetry.kernels import voxel_s_kernel
@@ -91,19 +161,25 @@ def main(argv=None) -> None:
     t0 = time.perf_counter()
     voxel_s_kernel("Lu-177", args.voxel_mm, include=("beta", "ce", "auger", "photons"))
     print(f"kernel (cached after the first run): {time.perf_counter() - t0:.1f} s")
+    reg_kwargs = {"shrink_factors": (2, 1), "smoothing_mm": (8.0, 0.0), "sampling_fraction": 0.02, "iterations": 100}
+    if args.compare_registration:
+        compare_registration(study, reg_kwargs)
     settings = DosimetrySettings(method="vsv", registration="rigid", recovery="none",
-                                 registration_voxel_mm=8.0,
-                                 registration_kwargs={"shrink_factors": (2, 1), "smoothing_mm": (8.0, 0.0),
-                                                      "sampling_fraction": 0.02, "iterations": 100})
+                                 registration_voxel_mm=8.0, registration_kwargs=reg_kwargs)
     t0 = time.perf_counter()
     res = run_cycle_dosimetry(study, 1, settings=settings)
     total = time.perf_counter() - t0
     for step, sec in res.timings_s.items():
-        print(f"  {step:24s} {sec:7.2f} s")
+        note = " (part of quantify_and_register)" if step == "registration" else ""
+        print(f"  {step:24s} {sec:7.2f} s{note}")
     print(f"total {total:.1f} s (target < 60 s on 2 cores)")
     print(res.table[["voi", "tia_mbq_h", "model", "dose_gy", "dose_gy_per_gbq"]].to_string(index=False))
-    for q in res.timepoints[1:]:
-        print(f"  registration {q.label}: translation {np.round(q.registration.translation_mm, 2)} mm")
+    ref = study.cycle(1).timepoints[0].images["ct"].geometry.origin_mm
+    for q, tp in zip(res.timepoints[1:], study.cycle(1).timepoints[1:]):
+        true = np.asarray(tp.images["ct"].geometry.origin_mm) - np.asarray(ref)
+        err = np.abs(np.asarray(q.registration.translation_mm) - true).max()
+        print(f"  registration {q.label}: translation {np.round(q.registration.translation_mm, 2)} mm, "
+              f"true {np.round(true, 2)} mm, max error {err:.3f} mm")
 
 
 if __name__ == "__main__":

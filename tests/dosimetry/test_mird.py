@@ -1,6 +1,5 @@
 """MIRD organ/lesion S-values: linearity against voxel convolution, reciprocity, sphere model,
 energy bookkeeping, phantom-table import and mass scaling."""
-import math
 
 import numpy as np
 import pytest

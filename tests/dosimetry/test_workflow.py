@@ -6,12 +6,11 @@ import datetime as dt
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from theranomics.core import Cycle, Image, Study, TimePoint
 from theranomics.dosimetry.voxel import KernelConvolution, LocalDeposition, absorbed_dose
-from theranomics.dosimetry.workflow import (DEFAULT_GROUPS, DosimetryError, DosimetrySettings, cumulative_table,
+from theranomics.dosimetry.workflow import (DosimetryError, DosimetrySettings, cumulative_table,
                                             dose_rate_then_fit, organ_doses_from_tia, run_cycle_dosimetry,
                                             run_study_dosimetry, stp_cycle_dosimetry, voxel_tia_map)
 from theranomics.simulate import PatientParameters, simulate_patient

@@ -11,4 +11,5 @@ from .dvh import DoseVolumeHistogram, dose_volume_histogram  # noqa: E402
 from . import kernels, spheres, voxel  # noqa: E402
 from .mird import patient_s_values, read_s_value_table  # noqa: E402
 from .recovery import sphere_recovery_curve  # noqa: E402
-from .workflow import DosimetrySettings, run_cycle_dosimetry, run_study_dosimetry  # noqa: E402
+from .workflow import DosimetrySettings, dosimetry_folder, run_cycle_dosimetry, run_study_dosimetry  # noqa: E402
+from .inputs import read_dosimetry_inputs  # noqa: E402

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -237,9 +238,11 @@ def quantify_cycle(cycle: Cycle, *, reference: int | str = 0, registration: str 
                 raise TimePointError(f"cycle {cycle.index}, time point {tp.label!r}: registration needs a CT at this "
                                      f"and at the reference time point ({ref_tp.label!r}); or use registration='none'")
             kw = {"working_voxel_mm": registration_voxel_mm, **dict(registration_kwargs or {})}
+            t0 = time.perf_counter()
             reg = reg_mod.register_rigid(ref_ct, ct, **kw)
             if registration == "deformable":
                 reg = reg_mod.register_deformable(ref_ct, ct, initial=reg, working_voxel_mm=kw["working_voxel_mm"])
+            info["registration_s"] = time.perf_counter() - t0
             moved = reg_mod.apply(reg, conc, reference=grid)
             info["translation_mm"] = reg.translation_mm
             info["metric"] = reg.metric_value

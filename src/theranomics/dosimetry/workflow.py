@@ -492,6 +492,7 @@ def run_cycle_dosimetry(study: Study, cycle: int = 1, *, settings: DosimetrySett
                           calibrations=calibrations, registration_kwargs=settings.registration_kwargs,
                           registration_voxel_mm=settings.registration_voxel_mm)
     timings["quantify_and_register"] = time.perf_counter() - t0
+    timings["registration"] = sum(q.info.get("registration_s", 0.0) for q in qtps)
     if len(qtps) < 2:
         raise DosimetryError(f"cycle {cycle} has {len(qtps)} SPECT time point(s); a TAC fit needs at least 2 "
                              "(use run_study_dosimetry for single-time-point cycles after cycle 1)")
@@ -979,4 +980,4 @@ def _frame_of_reference(study_dir, study: Study, cycle: int, res: CycleDosimetry
 __all__ = ["DosimetryError", "DosimetrySettings", "CycleDosimetry", "StudyDosimetry", "METHODS", "DEFAULT_GROUPS",
            "run_cycle_dosimetry", "stp_cycle_dosimetry", "run_study_dosimetry", "cumulative_table",
            "organ_doses_from_tia", "voxel_tia_map", "dose_rate_then_fit", "dosimetry_folder", "is_lesion", "tissue_of",
-           "DEFAULT_MODELS", "NOT_A_CANDIDATE", "MODEL_SELECTION_RULE"]
+           "DEFAULT_MODELS", "NOT_A_CANDIDATE", "MODEL_SELECTION_RULE", "LESION_PREFIXES"]

@@ -80,6 +80,16 @@ def dosimetry_report(result, path: str | Path, title: str | None = None, provena
         report.section("Limits exceeded").append(Report.table(flagged[["cycle", "voi", "dose_gy", "bed_gy", "flags"]]))
     for c, res in result.cycles.items():
         sec = report.section(f"Cycle {c} ({res.method})")
+        if res.method != "stp":
+            fwhm = f"{res.spect_fwhm_mm:g} mm" if res.spect_fwhm_mm is not None else "none"
+            sec.append(Report.text(f"Recovery correction: SPECT FWHM {fwhm} — {res.spect_fwhm_source}."))
+        if res.excluded_models:
+            from ..dosimetry.workflow import MODEL_SELECTION_RULE
+            sec.append(Report.text(f"TAC model selection: {MODEL_SELECTION_RULE}"))
+            rows = [{"voi": v, "model": res.tias[v].method if v in res.tias else "", "excluded_model": m, "reason": r}
+                    for v, ex in res.excluded_models.items() for m, r in ex.items()]
+            if rows:
+                sec.append(Report.table(pd.DataFrame(rows).drop_duplicates(["model", "excluded_model", "reason"])))
         if res.dose is not None:
             sec.append(Report.figure(mip_png(res.dose, None, f"dose MIP cycle {c} (Gy)", cmap="inferno"), "dose MIP"))
         if res.tacs:
