@@ -18,22 +18,30 @@ KEY_BIOMARKERS = (
     ("ttv_ml", "whole_body", "total tumour volume (mL)"),
     ("lesion_count", "whole_body", "lesion count"),
     ("suv_peak", "lesions", "lesion SUVpeak"),
+    ("dose_gy_kidneys", "patients", "kidney absorbed dose (Gy)"),
+    ("plan_total_activity_mbq", "patients", "planned total activity (MBq)"),
 )
 
 
-def _boxplot_png(df: pd.DataFrame, column: str, label: str) -> bytes:
+def _boxplots_png(panels: list[tuple[pd.DataFrame, str, str]]) -> bytes:
+    """One figure, one box plot per (table, column, label) panel, grouped by centre."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    centres = sorted(df["centre"].fillna("unknown").astype(str).unique())
-    data = [df.loc[df["centre"].fillna("unknown").astype(str) == c, column].dropna().to_numpy() for c in centres]
-    fig, ax = plt.subplots(figsize=(3.6, 2.8), dpi=90)
-    ax.boxplot(data, showfliers=True)
-    ax.set_xticks(range(1, len(centres) + 1), centres)
-    ax.set_title(label, fontsize=9)
-    ax.set_xlabel("centre", fontsize=8)
-    ax.tick_params(labelsize=7)
+    ncols = min(3, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.8 * nrows), dpi=90, squeeze=False)
+    for ax, (df, column, label) in zip(axes.ravel(), panels):
+        centre = df["centre"].fillna("unknown").astype(str)
+        centres = sorted(centre.unique())
+        ax.boxplot([df.loc[centre == c, column].dropna().to_numpy() for c in centres], showfliers=True)
+        ax.set_xticks(range(1, len(centres) + 1), centres)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("centre", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_visible(False)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -70,16 +78,19 @@ def cohort_report(result, manifest, stage_list, path: str | Path) -> Path:
         sec.append(Report.table(result.validation.to_frame(), max_rows=500))
 
     sec = rep.section("Key biomarkers per centre")
-    shown = 0
+    panels, frames = [], {}
     for column, table, label in KEY_BIOMARKERS:
         tpath = result.tables.get(table)
         if tpath is None:
             continue
-        df = pd.read_parquet(tpath)
+        if table not in frames:
+            frames[table] = pd.read_parquet(tpath)
+        df = frames[table]
         if column in df.columns and df[column].notna().any():
-            sec.append(Report.figure(_boxplot_png(df, column, label), label))
-            shown += 1
-    if not shown:
+            panels.append((df, column, label))
+    if panels:
+        sec.append(Report.figure(_boxplots_png(panels), "; ".join(label for _, _, label in panels) + " by centre"))
+    else:
         sec.append(Report.text("No biomarker tables (no quantification results)."))
 
     sec = rep.section("Patients")

@@ -286,10 +286,12 @@ def _schedule(manifest: Manifest, out: Path, stage_list: list[Stage], resolved: 
     return rows, time.perf_counter() - t0
 
 
-def _read_table(folder: Path, name: str) -> pd.DataFrame | None:
+def _read_table(folder: Path, name: str, records: dict) -> pd.DataFrame | None:
     from ._worker import read_stage_record
 
-    record = read_stage_record(folder)
+    if folder not in records:
+        records[folder] = read_stage_record(folder)
+    record = records[folder]
     if record is None or name not in record["outputs"]:
         return None
     return pd.read_parquet(folder / record["outputs"][name])
@@ -303,20 +305,20 @@ def gather_tables(manifest: Manifest, out: Path, stage_list: list[Stage], status
     centre = {e.patient_id: e.centre for e in manifest.patients}
     tables: dict[str, Path] = {}
     gathered: dict[str, pd.DataFrame] = {}
+    records: dict[Path, dict | None] = {}
     for stage in stage_list:
         for name in stage.tables:
             parts = [t for e in manifest.patients if (e.patient_id, stage.name) in done
-                     for t in [_read_table(stage_dir(out, e.patient_id, stage.name), name)] if t is not None]
+                     for t in [_read_table(stage_dir(out, e.patient_id, stage.name), name, records)] if t is not None]
             parts = [p for p in parts if len(p.columns)]
             df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"patient_id": []})
             df.insert(1, "centre", df["patient_id"].map(centre))
             gathered[name] = df
             tables[name] = _atomic_table(df, out / "tables" / name)[".parquet"]
-    rows = []
-    for e in manifest.patients:
-        st = status[status["patient_id"] == e.patient_id]["status"]
-        rows.append({"patient_id": e.patient_id, "centre": e.centre, "scanner": e.scanner,
-                     "status": "failed" if st.isin(BAD).any() else "ok", **dict(e.clinical), **dict(e.outcomes)})
+    failed = set(status.loc[status["status"].isin(BAD), "patient_id"])
+    rows = [{"patient_id": e.patient_id, "centre": e.centre, "scanner": e.scanner,
+             "status": "failed" if e.patient_id in failed else "ok", **dict(e.clinical), **dict(e.outcomes)}
+            for e in manifest.patients]
     patients = pd.DataFrame(rows)
     for stage in stage_list:
         if stage.patient_summary is None or not all(len(gathered[n]) for n in stage.tables):

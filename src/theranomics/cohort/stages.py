@@ -150,7 +150,7 @@ def quantify_stage(inputs: StageInputs, out_dir: Path, settings: Mapping[str, An
         organs = load_labels(tp.organs, ct.geometry if ct is not None else suv.geometry) if tp.organs else None
         result = quantify(suv, ct=ct, organs=organs, settings=QuantifySettings(**s))
         write_quant_outputs(result, out_dir, inputs=[p for p in (tp.pet, tp.ct, tp.organs) if p],
-                                    patient_id=pid, extra_parameters={"suv_type": suv_type})
+                            patient_id=pid, extra_parameters={"suv_type": suv_type})
         if write_report:
             from ..report.quant_report import quant_report
             quant_report(result, out_dir / "report.html", title=f"PET quantification — {pid}")
