@@ -306,7 +306,10 @@ def _recover(per_tp, label_names, groups, tp_masks, tp_spacing, settings):
             for n in label_names:
                 if mode == "gtm" or not is_lesion(n):
                     a, s = raw[n][k]
-                    corr[n][k] = (true[n], None if s is None else s * abs(true[n]) / max(abs(a), 1e-300))
+                    # noise can push a near-empty VOI (a voided bladder) slightly below zero after the
+                    # spill-in correction; an activity is never negative, so it is set to 0 (σ kept)
+                    value = max(float(true[n]), 0.0)
+                    corr[n][k] = (value, None if s is None else s * max(abs(true[n]), abs(a)) / max(abs(a), 1e-300))
                     how[n] = "gtm"
     for n in label_names:
         if how[n] != "none" or mode == "none" or n == "remainder":
