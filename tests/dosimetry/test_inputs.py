@@ -185,3 +185,23 @@ def test_bad_folders_and_masks(plain, tmp_path, capsys):
     ct_file = next((plain / "cycle1" / "4h" / "ct" / "dicom").glob("*.dcm"))
     with pytest.raises(DosimetryInputError, match="RTSTRUCT or a DICOM SEG; found DICOM Modality 'CT'"):
         read_dosimetry_inputs(plain, masks=[ct_file], calibration_cps_per_mbq=10.0)
+
+
+def test_nifti_study_folder_reads_like_the_layout(tmp_path):
+    """The simulator's NIfTI layout: images and masks from NIfTI, calibration (with the FWHM) from
+    calibration.json beside the SPECT, cycle 0 (PET) left unread."""
+    from theranomics.simulate import PatientParameters, simulate_patient, write_patient
+    sim = simulate_patient(PatientParameters(n_lesions=1, spect_hours=(4.0, 48.0)), seed=11, small=True)
+    pdir = write_patient(sim, tmp_path, dicom=False)
+    inputs = read_dosimetry_inputs(pdir)
+    assert inputs.kind == "layout" and inputs.vois is None and not inputs.notes
+    assert inputs.study.cycle(0).timepoints[0].images == {}
+    tps = inputs.study.cycle(1).timepoints
+    assert [tp.label for tp in tps] == ["4h", "48h"]
+    for tp, orig in zip(tps, sim.study.cycle(1).timepoints):
+        np.testing.assert_array_equal(tp.images["spect"].array, orig.images["spect"].array)
+        np.testing.assert_array_equal(tp.masks["organs"].array, orig.masks["organs"].array)
+        cal = tp.images["spect"].meta["calibration"]
+        assert cal["calibration_cps_per_mbq"] == 10.0 and cal["spect_fwhm_mm"] == 12.0
+        assert cal["source"].endswith("spect/calibration.json")
+    assert inputs.series[(1, "4h")]["spect"].endswith("spect.nii.gz")
