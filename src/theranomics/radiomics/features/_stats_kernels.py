@@ -1,5 +1,6 @@
 """Compiled (numba) kernel of the intensity statistics shared by the statistics and intensity
-histogram families (private): one sort, then every moment and percentile feature in one pass."""
+histogram families (private): every moment and percentile feature in a few passes, given the
+order statistics that the percentiles need (:func:`order_positions`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,9 +11,22 @@ NAMES = ("mean", "var", "skew", "kurt", "median", "min", "p10", "p90", "max", "i
          "medad", "cov", "qcod", "energy", "rms")
 
 
+PERCENTILES = (10.0, 25.0, 50.0, 75.0, 90.0)
+
+
+def order_positions(n: int) -> list[int]:
+    """Sorted positions of the order statistics that :func:`summary` reads (for ``np.partition``)."""
+    out = set()
+    for q in PERCENTILES:
+        lo = int(np.floor((n - 1) * q / 100.0))
+        out.update(k for k in (lo, lo + 1) if k < n)
+    return sorted(out)
+
+
 @njit(cache=True, nogil=True)
 def _percentile(xs, q):
-    """numpy's default ("linear") percentile of the sorted ``xs``: position h = (N − 1) q / 100,
+    """numpy's default ("linear") percentile of ``xs`` (sorted, or partitioned at
+    :func:`order_positions`): position h = (N − 1) q / 100,
     x[⌊h⌋] + (h − ⌊h⌋)(x[⌊h⌋ + 1] − x[⌊h⌋])."""
     h = (xs.size - 1) * q / 100.0
     lo = int(np.floor(h))
@@ -25,23 +39,26 @@ def _percentile(xs, q):
 
 
 @njit(cache=True, nogil=True)
-def summary(x):
-    """The statistics of :data:`NAMES` of the values ``x`` (1-D float64, N ≥ 1), IBSI 1 3.3:
+def summary(x, xs):
+    """The statistics of :data:`NAMES` of the values ``x`` (1-D float64, N ≥ 1; ``xs``: the same
+    values sorted, or partitioned at :func:`order_positions`), IBSI 1 3.3:
     mean, variance (1/N), skewness m3/m2^1.5, excess kurtosis m4/m2² − 3 (both 0 for constant
     values), percentiles (numpy "linear"), interquartile range, range, mean absolute deviation,
-    robust MAD (values in [P10, P90] about their mean), median absolute deviation, coefficient of
+    robust MAD (values in [P10, P90] about their mean; NaN when there are none), median absolute deviation, coefficient of
     variation σ/μ (NaN for μ = 0), quartile coefficient of dispersion (P75 − P25)/(P75 + P25)
     (NaN when P75 + P25 = 0), energy Σ x², root mean square."""
     n = x.size
-    xs = np.sort(x)
     mu = 0.0
     energy = 0.0
-    for v in xs:
+    lo = hi = x[0]
+    for v in x:
         mu += v
         energy += v * v
+        lo = min(lo, v)
+        hi = max(hi, v)
     mu /= n
     m2 = m3 = m4 = mad = 0.0
-    for v in xs:
+    for v in x:
         d = v - mu
         d2 = d * d
         m2 += d2
@@ -65,22 +82,24 @@ def summary(x):
     rs = 0.0
     rn = 0
     medad = 0.0
-    for v in xs:
+    for v in x:
         medad += abs(v - p50)
         if p10 <= v <= p90:
             rs += v
             rn += 1
     medad /= n
-    rmu = rs / rn
-    rmad = 0.0
-    for v in xs:
-        if p10 <= v <= p90:
-            rmad += abs(v - rmu)
-    rmad /= rn
+    rmad = np.nan  # no value in [P10, P90] (e.g. two distinct values)
+    if rn > 0:
+        rmu = rs / rn
+        rmad = 0.0
+        for v in x:
+            if p10 <= v <= p90:
+                rmad += abs(v - rmu)
+        rmad /= rn
     out = np.empty(18)
     out[0], out[1], out[2], out[3] = mu, m2, skew, kurt
-    out[4], out[5], out[6], out[7], out[8] = p50, xs[0], p10, p90, xs[n - 1]
-    out[9], out[10], out[11], out[12], out[13] = p75 - p25, xs[n - 1] - xs[0], mad, rmad, medad
+    out[4], out[5], out[6], out[7], out[8] = p50, lo, p10, p90, hi
+    out[9], out[10], out[11], out[12], out[13] = p75 - p25, hi - lo, mad, rmad, medad
     out[14] = np.sqrt(m2) / mu if mu != 0 else np.nan
     out[15] = (p75 - p25) / (p75 + p25) if (p75 + p25) != 0 else np.nan
     out[16] = energy

@@ -8,7 +8,7 @@ import numpy as np
 from scipy import ndimage, signal, special
 from skimage import measure
 
-from ._mesh_kernels import mask_moments
+from ._mesh_kernels import shape_measures
 
 __all__ = ["FEATURES", "morphology", "mesh", "mesh_measures", "hull_candidates", "convex_hull_measures",
            "moran_geary"]
@@ -165,7 +165,12 @@ def _ellipsoid_area(a: float, b: float, c: float, terms: int = 20) -> float:
     if alpha * beta == 0.0:  # a = b: the series' argument diverges; use the closed form instead
         return _ellipsoid_area_numeric(a, b, c)
     x = (alpha ** 2 + beta ** 2) / (2.0 * alpha * beta)
-    total = sum((alpha * beta) ** nu / (1.0 - 4.0 * nu ** 2) * special.eval_legendre(nu, x) for nu in range(terms + 1))
+    # Legendre polynomials by Bonnet's recursion (ν+1) P_{ν+1} = (2ν+1) x P_ν − ν P_{ν−1}
+    p_prev, p_cur = 1.0, x
+    total = 1.0 + alpha * beta / (1.0 - 4.0) * x
+    for nu in range(1, terms):
+        p_prev, p_cur = p_cur, ((2 * nu + 1) * x * p_cur - nu * p_prev) / (nu + 1)
+        total += (alpha * beta) ** (nu + 1) / (1.0 - 4.0 * (nu + 1) ** 2) * p_cur
     return 4.0 * math.pi * a * b * total
 
 
@@ -235,12 +240,16 @@ def morphology(morph_mask: np.ndarray, int_mask: np.ndarray, image: np.ndarray,
     intm = np.asarray(int_mask, dtype=bool)
     if not morph.any():
         raise ValueError("morphology: the morphological mask is empty")
+    if intm.shape != morph.shape or np.shape(image) != morph.shape:
+        raise ValueError(f"morphology: masks and image must have one shape, got {morph.shape}, {intm.shape} "
+                         f"and {np.shape(image)}")
     sk = np.asarray(spacing_mm[::-1], dtype=float)
-    box = ndimage.find_objects(morph.view(np.uint8))[0]
-    morph, intm, image = morph[box], intm[box], np.asarray(image)[box]
-    volume, area, lattice = _mesh_lattice(morph, spacing_mm)
-    n_vox, centre, cov, n_int, w_sum, w_centre = mask_moments(
-        np.ascontiguousarray(morph), np.ascontiguousarray(intm), np.ascontiguousarray(image, dtype=float), sk)
+    _, _, c0, nvec = _cell_tables()
+    (signed, area, n_vox, centre, cov, n_int, w_sum, w_centre, hull_volume, hull_area, diam,
+     ext) = shape_measures(np.ascontiguousarray(morph), np.ascontiguousarray(intm),
+                           np.ascontiguousarray(image, dtype=float), sk, c0, nvec,
+                           _cell_areas(tuple(float(x) for x in sk)))
+    volume = abs(float(signed)) * float(np.prod(sk)) / 6.0
     out: dict[str, float] = {
         "morph_volume": volume,
         "morph_vol_approx": n_vox * float(np.prod(sk)),
@@ -258,7 +267,7 @@ def morphology(morph_mask: np.ndarray, int_mask: np.ndarray, image: np.ndarray,
         out["morph_integ_int"] = w_sum / n_int * volume
     else:
         out["morph_com"] = out["morph_integ_int"] = float("nan")
-    hull_volume, hull_area, out["morph_diam"] = convex_hull_measures(lattice, spacing_mm)
+    out["morph_diam"] = float(diam)
     out["morph_vol_dens_conv_hull"] = volume / hull_volume
     out["morph_area_dens_conv_hull"] = area / hull_area
     lam = np.sort(np.linalg.eigvalsh(cov) if n_vox > 1 else np.zeros(3))[::-1]
@@ -268,7 +277,6 @@ def morphology(morph_mask: np.ndarray, int_mask: np.ndarray, image: np.ndarray,
     out["morph_pca_least_axis"] = 4.0 * math.sqrt(lam[2])
     out["morph_pca_elongation"] = math.sqrt(lam[1] / lam[0]) if lam[0] > 0 else float("nan")
     out["morph_pca_flatness"] = math.sqrt(lam[2] / lam[0]) if lam[0] > 0 else float("nan")
-    ext = (lattice.max(axis=0) - lattice.min(axis=0)) * (sk / 2.0)
     out["morph_vol_dens_aabb"] = volume / float(np.prod(ext))
     out["morph_area_dens_aabb"] = area / float(2.0 * (ext[0] * ext[1] + ext[0] * ext[2] + ext[1] * ext[2]))
     sa, sb, sc = (2.0 * math.sqrt(v) for v in lam)

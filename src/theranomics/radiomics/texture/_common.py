@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-from scipy import ndimage
 from scipy.special import xlogy
+
+from ._kernels import build_grid
 
 DIMS = ("2d", "2.5d", "3d")
 NORMS = ("chebyshev", "manhattan", "euclidean")
@@ -119,44 +120,35 @@ class RoiGrid:
             raise TextureInputError(f"spacing_mm must be three positive numbers (x, y, z), got {spacing_mm!r}") from None
         if len(sp) != 3 or not all(math.isfinite(s) and s > 0 for s in sp):
             raise TextureInputError(f"spacing_mm must be three positive numbers (x, y, z), got {spacing_mm!r}")
-        if morph_mask is not None and np.any(m & ~mm):
-            raise TextureInputError(
-                f"mask has {int(np.count_nonzero(m & ~mm))} voxel(s) outside morph_mask; the intensity mask "
-                "must lie inside the morphological mask (re-segmentation only removes voxels)")
         self.n_levels = int(n_levels)
         self.pad = int(pad)
         self.spacing_mm = sp
-        inside = lv[m]
-        if inside.size:
-            if np.issubdtype(inside.dtype, np.floating):
-                if not np.all(np.isfinite(inside)) or np.any(inside != np.round(inside)):
-                    raise TextureInputError("levels must be integer grey levels inside the mask; found "
-                                            "non-integer or non-finite values (discretise first)")
-            lo, hi = inside.min(), inside.max()
-            if lo < 1 or hi > n_levels:
+        if lv.dtype != np.int32:
+            inside = lv[m]
+            if np.issubdtype(lv.dtype, np.floating) and (not np.all(np.isfinite(inside))
+                                                          or np.any(inside != np.round(inside))):
+                raise TextureInputError("levels must be integer grey levels inside the mask; found "
+                                        "non-integer or non-finite values (discretise first)")
+            if inside.size and (inside.min() < 1 or inside.max() > n_levels):
                 raise TextureInputError(f"levels inside the mask must lie in 1..n_levels={n_levels}, "
-                                        f"found {lo:g}..{hi:g}")
-        # Bounding box of both masks (the morphological one is needed for GLDZM distances).
-        both = m | mm if morph_mask is not None else m
-        self.n_voxels = int(np.count_nonzero(m))
-        found = ndimage.find_objects(both.view(np.uint8))
-        box = found[0] if found else (slice(0, 0),) * 3
-        lo3 = [b.start for b in box]
-        hi3 = [b.stop for b in box]
-        p = self.pad
-        g = np.zeros(tuple(int(b - a) + 2 * p for a, b in zip(lo3, hi3)), dtype=np.int32)
-        inner = tuple(slice(p, p + int(b - a)) for a, b in zip(lo3, hi3))
-        g[inner] = np.where(m[box], lv[box], 0).astype(np.int32) if self.n_voxels else 0
+                                        f"found {inside.min():g}..{inside.max():g}")
+            lv = np.where(m, lv, 0).astype(np.int32)
+        # crop to the bounding box of both masks (the morphological one is needed for GLDZM
+        # distances), pad, and list the ROI voxels: one compiled pass (._kernels.build_grid)
+        g, mg, self.idx, self.values, k, bad, lo, hi = build_grid(
+            np.ascontiguousarray(lv), np.ascontiguousarray(m), np.ascontiguousarray(mm), self.pad)
+        if bad:
+            raise TextureInputError(
+                f"mask has {bad} voxel(s) outside morph_mask; the intensity mask "
+                "must lie inside the morphological mask (re-segmentation only removes voxels)")
+        self.n_voxels = int(self.idx.size)
+        if self.n_voxels and (lo < 1 or hi > n_levels):
+            raise TextureInputError(f"levels inside the mask must lie in 1..n_levels={n_levels}, found {lo}..{hi}")
         self.grid = g
         self.flat = g.ravel()
         self.shape = g.shape
         self.strides = (g.shape[1] * g.shape[2], g.shape[2], 1)
-        mg = np.zeros(g.shape, dtype=bool)
-        mg[inner] = mm[box]
         self.morph = mg
-        self.idx = np.flatnonzero(self.flat)
-        self.values = self.flat[self.idx].astype(np.intp)
-        k = self.idx // self.strides[0]
         present = np.bincount(k, minlength=g.shape[0]) > 0
         #: compact slice index of each padded slice k (-1 where the slice holds no ROI voxel)
         self.slice_lut = np.where(present, np.cumsum(present) - 1, -1)
@@ -291,19 +283,13 @@ def aggregate(feats: dict[str, np.ndarray], names: dict[str, str], parts: list[t
     base tags to keys of ``feats``.  NaN values (undefined for that matrix) are left out of the
     mean; a group whose values are all NaN gives NaN.
     """
+    from ._kernels import group_nanmean
     keys = list(names)
-    x = np.stack([feats[names[k]] for k in keys]) if keys else np.zeros((0, 0))
-    out: dict[str, float] = {}
-    start = 0
-    for suffix, size in parts:
-        block = x[:, start:start + size]
-        ok = ~np.isnan(block)
-        n = ok.sum(axis=1)
-        total = np.where(ok, block, 0.0).sum(axis=1)
-        mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
-        out.update(zip((k + suffix for k in keys), mean.tolist()))
-        start += size
-    return out
+    if not keys:
+        return {}
+    x = np.stack([feats[names[k]] for k in keys]).astype(float, copy=False)
+    means = group_nanmean(x, np.array([size for _, size in parts], dtype=np.int64)).tolist()
+    return {k + suffix: row[g] for g, (suffix, _) in enumerate(parts) for k, row in zip(keys, means)}
 
 
 def zone_features(m: np.ndarray, gl: np.ndarray, size: np.ndarray, n_voxels: np.ndarray) -> dict[str, np.ndarray]:

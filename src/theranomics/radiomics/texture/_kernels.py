@@ -25,39 +25,53 @@ _LN2 = math.log(2.0)
 def pair_counts(codes, idx, group, n_groups, offsets, n):
     """GLCM counts M[g, d, a, b]: ROI voxel x (group g, code a), x + offsets[d] in the ROI (code b)."""
     nd = offsets.size
-    m = np.zeros((n_groups, nd, n, n))
+    m = np.zeros((n_groups, nd, n, n + 1), np.int32)  # column n: neighbour outside the ROI
     for t in range(idx.size):
         x = idx[t]
         a = codes[x]
         g = group[t]
         for d in range(nd):
-            b = codes[x + offsets[d]]
-            if b < n:
-                m[g, d, a, b] += 1.0
-    return m
+            m[g, d, a, codes[x + offsets[d]]] += 1
+    return m[:, :, :, :n].astype(np.float64)
 
 
 @njit(cache=True, nogil=True)
 def run_counts(codes, idx, group, n_groups, offsets, n, n_len):
-    """GLRLM counts R[g, d, a, L − 1]: runs of code a and length L along offsets[d] that start
-    in group g (a run starts at x when x − offset holds another code)."""
+    """GLRLM counts R[g, d, a, L − 1]: runs of code a and length L along offsets[d] (> 0) in group g.
+
+    Per direction one pass over the ROI voxels in raster order: the run length ending at x is
+    len(x − o) + 1 when x − o has the same code, else 1 (x − o precedes x, so it is done); a run
+    is counted where the next voxel x + o has another code.  Branch-free: the count adds 0 or 1.
+    """
     nd = offsets.size
-    r = np.zeros((n_groups, nd, n, n_len))
-    for t in range(idx.size):
-        x = idx[t]
-        a = codes[x]
-        g = group[t]
-        for d in range(nd):
-            o = offsets[d]
-            if codes[x - o] == a:
-                continue
-            length = 1
-            y = x + o
-            while codes[y] == a:
-                length += 1
-                y += o
-            r[g, d, a, length - 1] += 1.0
-    return r
+    r = np.zeros((n_groups, nd, n, n_len), np.int32)
+    run = np.zeros(codes.size, np.int32)
+    for d in range(nd):
+        o = offsets[d]
+        for t in range(idx.size):
+            x = idx[t]
+            a = codes[x]
+            length = np.int32(1) + (run[x - o] if codes[x - o] == a else np.int32(0))
+            run[x] = length
+            r[group[t], d, a, length - 1] += np.int32(codes[x + o] != a)
+    return r.astype(np.float64)
+
+
+@njit(cache=True, nogil=True)
+def _add_offset(levels, o, lo, hi, alpha, tot, cnt, close):
+    """tot, cnt, close[x] += level, in-ROI, |Δlevel| <= alpha of the neighbour x + o, x in [lo, hi)
+    (written on slices with int32 arithmetic so that the loop vectorises)."""
+    a = levels[lo + o:hi + o]
+    b = levels[lo:hi]
+    t = tot[lo:hi]
+    c = cnt[lo:hi]
+    cl = close[lo:hi]
+    for x in range(hi - lo):
+        w = a[x]
+        inside = np.int32(w > 0)
+        t[x] += w
+        c[x] += inside
+        cl[x] += inside & np.int32(abs(w - b[x]) <= alpha)
 
 
 @njit(cache=True, nogil=True)
@@ -65,62 +79,75 @@ def neighbour_sums(levels, idx, offsets, n_inplane, alpha):
     """Per ROI voxel, over the first ``n_inplane`` offsets (2D) and over all (3D): sum of the
     neighbours' grey levels, number of neighbours in the ROI (level > 0) and number of those whose
     level differs from the voxel's by at most ``alpha`` (an integer: levels are integers).
-    Returns (6, N) int64: 2D rows 0–2, 3D rows 3–5.  Branch-free inner loop (levels outside the
-    ROI are 0 and add nothing to the sum)."""
+    Returns (6, N) int64: 2D rows 0–2, 3D rows 3–5.
+
+    Evaluated for every grid cell at once, offset by offset (contiguous, branch-free loops that
+    the compiler vectorises), then read at the ROI voxels; levels outside the ROI are 0 and add
+    nothing."""
+    size = levels.size
+    reach = 0
+    for d in range(offsets.size):
+        reach = max(reach, abs(offsets[d]))
+    lo, hi = reach, max(reach, size - reach)
+    alpha = np.int32(alpha)
+    tot = np.zeros(size, np.int32)
+    cnt = np.zeros(size, np.int32)
+    close = np.zeros(size, np.int32)
     out = np.zeros((6, idx.size), np.int64)
+    for d in range(offsets.size):
+        if d == n_inplane:
+            for t in range(idx.size):
+                out[0, t], out[1, t], out[2, t] = tot[idx[t]], cnt[idx[t]], close[idx[t]]
+        _add_offset(levels, offsets[d], lo, hi, alpha, tot, cnt, close)
     for t in range(idx.size):
-        x = idx[t]
-        v = levels[x]
-        tot = 0
-        cnt = 0
-        close = 0
-        for d in range(n_inplane):
-            w = levels[x + offsets[d]]
-            tot += w
-            cnt += w > 0
-            close += (w > 0) & (abs(w - v) <= alpha)
-        out[0, t], out[1, t], out[2, t] = tot, cnt, close
-        for d in range(n_inplane, offsets.size):
-            w = levels[x + offsets[d]]
-            tot += w
-            cnt += w > 0
-            close += (w > 0) & (abs(w - v) <= alpha)
-        out[3, t], out[4, t], out[5, t] = tot, cnt, close
+        out[3, t], out[4, t], out[5, t] = tot[idx[t]], cnt[idx[t]], close[idx[t]]
+        if n_inplane >= offsets.size:
+            out[0, t], out[1, t], out[2, t] = out[3, t], out[4, t], out[5, t]
     return out
 
 
 @njit(cache=True, nogil=True)
+def _root(parent, t):
+    while parent[t] != t:
+        parent[t] = parent[parent[t]]  # path halving
+        t = parent[t]
+    return t
+
+
+@njit(cache=True, nogil=True)
 def label_zones(codes, idx, offsets, n):
-    """Zone of each ROI voxel (0..Z-1): voxels of equal code joined through ``offsets`` (flood fill).
+    """Zone of each ROI voxel (0..Z-1, numbered in raster order of first voxel): voxels of equal
+    code joined through the neighbour ``offsets`` (union-find over the offsets that precede a
+    voxel in raster order, i.e. the negative ones; each link is seen once).
 
     Returns (zone per ROI voxel in ``idx`` order, number of zones)."""
-    size = codes.size
-    zone_at = np.full(size, -1, np.int64)
-    stack = np.empty(idx.size, np.int64)
+    pos = np.full(codes.size, -1, np.int64)
+    for t in range(idx.size):
+        pos[idx[t]] = t
+    parent = np.arange(idx.size)
+    for t in range(idx.size):
+        x = idx[t]
+        a = codes[x]
+        for d in range(offsets.size):
+            o = offsets[d]
+            if o < 0 and codes[x + o] == a:
+                ra = _root(parent, t)
+                rb = _root(parent, pos[x + o])
+                if ra != rb:
+                    if ra < rb:
+                        parent[rb] = ra
+                    else:
+                        parent[ra] = rb
+    zone = np.empty(idx.size, np.int64)
+    label = np.full(idx.size, -1, np.int64)
     nz = 0
     for t in range(idx.size):
-        s = idx[t]
-        if zone_at[s] >= 0:
-            continue
-        a = codes[s]
-        zone_at[s] = nz
-        top = 0
-        stack[top] = s
-        top += 1
-        while top > 0:
-            top -= 1
-            x = stack[top]
-            for d in range(offsets.size):
-                y = x + offsets[d]
-                if codes[y] == a and zone_at[y] < 0:
-                    zone_at[y] = nz
-                    stack[top] = y
-                    top += 1
-        nz += 1
-    out = np.empty(idx.size, np.int64)
-    for t in range(idx.size):
-        out[t] = zone_at[idx[t]]
-    return out, nz
+        r = _root(parent, t)
+        if label[r] < 0:
+            label[r] = nz
+            nz += 1
+        zone[t] = label[r]
+    return zone, nz
 
 
 @njit(cache=True, nogil=True)
@@ -185,7 +212,7 @@ def glcm_features(ms, v, n_g):
     ``v``: integer grey level of each row/column; ``n_g``: N_g of the discretisation.  IBSI 1 3.6
     with p = M / ΣM, p_i. and p_.j the marginals, p_{x−y}(k) = Σ_{|i−j|=k} p,
     p_{x+y}(k) = Σ_{i+j=k} p, HXY = −Σ p log2 p, HXY1 = −Σ p log2(p_i. p_.j),
-    HXY2 = −Σ p_i. p_.j log2(p_i. p_.j): correlation (Σ p i j − μ_i μ_j)/(σ_i σ_j) (NaN when
+    HXY2 = −Σ p_i. p_.j log2(p_i. p_.j) (both = HX + HY, the marginal entropies): correlation (Σ p i j − μ_i μ_j)/(σ_i σ_j) (NaN when
     σ_i σ_j = 0), info_corr1 = (HXY − HXY1)/max(HX, HY) (NaN when 0),
     info_corr2 = √(1 − exp(−2 (HXY2 − HXY))).  A matrix without counts gives NaN throughout.
     """
@@ -246,23 +273,17 @@ def glcm_features(ms, v, n_g):
         for i in range(n):
             var_i += pi[i] * (v[i] - mu_i) ** 2
             var_j += pj[i] * (v[i] - mu_j) ** 2
-        tend = shade = prom = hxy1 = hxy2 = 0.0
+        tend = shade = prom = 0.0
         for i in range(n):
             for j in range(n):
-                q = pi[i] * pj[j]
-                if q > 0:
-                    hxy2 -= q * math.log(q)
                 p = m[i, j] / tot
                 if p == 0.0:
                     continue
-                hxy1 -= p * math.log(q)
                 t = v[i] + v[j] - mu_i - mu_j
                 t2 = p * t * t
                 tend += t2
                 shade += t2 * t
                 prom += t2 * t * t
-        hxy1 /= _LN2
-        hxy2 /= _LN2
         d_avg = 0.0
         for k in range(nd):
             d_avg += k * pd[k]
@@ -277,6 +298,9 @@ def glcm_features(ms, v, n_g):
             s_var += ps[k] * (k + 2 * vmin - s_avg) ** 2
         hx = _entropy(pi)
         hy = _entropy(pj)
+        # HXY1 = −Σ p log2(p_i. p_.j) and HXY2 = −Σ p_i. p_.j log2(p_i. p_.j) both equal HX + HY
+        # (sum over j, resp. i, first); no n² logarithms needed
+        hxy1 = hxy2 = hx + hy
         out[0, b] = jmax
         out[1, b] = mu_i
         out[2, b] = var_i
@@ -456,3 +480,79 @@ def zone_table(zone_of, n_zones, levels, group, dist):
         if dist[t] < zd[z]:
             zd[z] = dist[t]
     return grp, lev, size, zd
+
+
+@njit(cache=True, nogil=True)
+def group_nanmean(x, sizes):
+    """Mean of each row of ``x`` (F, B) over consecutive column groups of ``sizes``, NaN values
+    left out (NaN when a group has none): (F, n_groups)."""
+    f_n = x.shape[0]
+    out = np.full((f_n, sizes.size), np.nan)
+    for f in range(f_n):
+        start = 0
+        for g in range(sizes.size):
+            total = 0.0
+            n = 0
+            for b in range(start, start + sizes[g]):
+                v = x[f, b]
+                if not np.isnan(v):
+                    total += v
+                    n += 1
+            if n > 0:
+                out[f, g] = total / n
+            start += sizes[g]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def build_grid(levels, mask, morph, pad):
+    """Crop to the bounding box of ``mask | morph`` and zero-pad by ``pad``: (grid int32 with the
+    levels inside ``mask`` and 0 elsewhere, padded morph mask, flat indices of the ``mask`` voxels
+    in the grid (raster order), their levels, their slice k in the grid, number of ``mask``
+    voxels outside ``morph``, lowest and highest level inside ``mask``).  An empty mask gives an
+    empty (2·pad)³ grid."""
+    nk, nj, ni = levels.shape
+    k0, j0, i0 = nk, nj, ni
+    k1 = j1 = i1 = -1
+    n = 0
+    bad = 0
+    lo = np.iinfo(np.int32).max
+    hi = np.iinfo(np.int32).min
+    for k in range(nk):
+        for j in range(nj):
+            for i in range(ni):
+                a = mask[k, j, i]
+                b = morph[k, j, i]
+                if a or b:
+                    k0, k1 = min(k0, k), max(k1, k)
+                    j0, j1 = min(j0, j), max(j1, j)
+                    i0, i1 = min(i0, i), max(i1, i)
+                if a:
+                    n += 1
+                    if not b:
+                        bad += 1
+                    v = levels[k, j, i]
+                    lo, hi = min(lo, v), max(hi, v)
+    if k1 < 0:
+        k0 = j0 = i0 = 0
+        k1 = j1 = i1 = -1
+    gk, gj, gi = k1 - k0 + 1 + 2 * pad, j1 - j0 + 1 + 2 * pad, i1 - i0 + 1 + 2 * pad
+    grid = np.zeros((gk, gj, gi), np.int32)
+    mg = np.zeros((gk, gj, gi), np.bool_)
+    idx = np.empty(n, np.int64)
+    vals = np.empty(n, np.int64)
+    kk = np.empty(n, np.int64)
+    t = 0
+    for k in range(k0, k1 + 1):
+        for j in range(j0, j1 + 1):
+            for i in range(i0, i1 + 1):
+                a, b, c = k - k0 + pad, j - j0 + pad, i - i0 + pad
+                mg[a, b, c] = morph[k, j, i]
+                if mask[k, j, i]:
+                    v = levels[k, j, i]
+                    grid[a, b, c] = v
+                    idx[t] = (a * gj + b) * gi + c
+                    vals[t] = v
+                    kk[t] = a
+                    t += 1
+    return grid, mg, idx, vals, kk, bad, lo, hi
