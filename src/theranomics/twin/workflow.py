@@ -113,8 +113,8 @@ def _read_lesions_csv(path: Path) -> pd.DataFrame:
 
 def _quantify_study_pet(study, patient_dir: Path):
     """Lesion table and label map from the cycle-0 PET of a study folder (SUVbw from study.json)."""
-    from ..cohort.stages import suv_bw_from_study
     from ..quant.pipeline import quantify
+    from ..quant.suv_nifti import suv_from_activity_concentration
     try:
         c0 = study.cycle(0)
     except Exception:  # noqa: BLE001 - a study without cycle 0
@@ -123,7 +123,7 @@ def _quantify_study_pet(study, patient_dir: Path):
     tp = next((t for t in c0.timepoints if "pet" in t.images), None)
     if tp is None:
         raise PlanError(f"{patient_dir}: cycle 0 has no PET time point")
-    suv = suv_bw_from_study(tp.images["pet"], study, 0, tp.label)
+    suv = suv_from_activity_concentration(tp.images["pet"], study.patient, c0.administration, tp.acquisition_time, "bw")
     organs = tp.masks.get("organs")
     res = quantify(suv, ct=tp.images.get("ct"), organs=organs)
     return res.table, res.lesions
