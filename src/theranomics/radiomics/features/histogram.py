@@ -59,7 +59,10 @@ def intensity_histogram(levels: np.ndarray, n_levels: int | None = None) -> dict
     nz = p[p > 0]
     out["ih_entropy"] = float(-np.sum(nz * np.log2(nz)))
     out["ih_uniformity"] = float(np.sum(p ** 2))
-    grad = np.gradient(hist) if ng > 1 else np.zeros(1)
+    grad = np.zeros(ng)
+    if ng > 1:  # np.gradient: central differences inside, one-sided at the ends
+        grad[1:-1] = (hist[2:] - hist[:-2]) / 2.0
+        grad[0], grad[-1] = hist[1] - hist[0], hist[-1] - hist[-2]
     out["ih_max_grad"] = float(grad.max())
     out["ih_max_grad_g"] = float(np.argmax(grad) + 1)
     out["ih_min_grad"] = float(grad.min())

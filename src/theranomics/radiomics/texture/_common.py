@@ -199,22 +199,28 @@ class RoiGrid:
 
 # -- directions and neighbourhoods -----------------------------------------------------------
 
+@functools.lru_cache(maxsize=2)
 def directions(dims3: bool) -> np.ndarray:
     """Unit directions (dk, dj, di): 4 in-plane (2D) or 13 (3D), one of each opposite pair.
 
     IBSI 1, section 3.6.1: 2D uses 0°, 45°, 90° and 135° in the slice; 3D the 13 unique
     directions of the 26-neighbourhood.  The first four rows are always the in-plane ones.
+    (Cached; the array is read-only.)
     """
     inplane = [(0, 0, 1), (0, 1, 1), (0, 1, 0), (0, 1, -1)]
-    if not dims3:
-        return np.array(inplane, dtype=np.intp)
-    other = [(1, dj, di) for dj in (-1, 0, 1) for di in (-1, 0, 1)]
-    return np.array(inplane + other, dtype=np.intp)
+    other = [(1, dj, di) for dj in (-1, 0, 1) for di in (-1, 0, 1)] if dims3 else []
+    out = np.array(inplane + other, dtype=np.intp)
+    out.flags.writeable = False
+    return out
 
 
+@functools.lru_cache(maxsize=16)
 def neighbourhood(distance: int, norm: str) -> np.ndarray:
-    """All offsets (dk, dj, di) != 0 whose ``norm`` length is <= ``distance`` (IBSI 3.1.4 / 3.10)."""
-    return np.array(_neighbourhood(int(distance), norm), dtype=np.intp).reshape(-1, 3)
+    """All offsets (dk, dj, di) != 0 whose ``norm`` length is <= ``distance`` (IBSI 3.1.4 / 3.10).
+    (Cached; the array is read-only.)"""
+    out = np.array(_neighbourhood(int(distance), norm), dtype=np.intp).reshape(-1, 3)
+    out.flags.writeable = False
+    return out
 
 
 @functools.lru_cache(maxsize=16)
@@ -274,6 +280,15 @@ def entropy2(p: np.ndarray, axis: Any) -> np.ndarray:
     return -xlogy(p, p).sum(axis=axis) / _LN2
 
 
+class FeatureRows(dict):
+    """name -> per-matrix values, all rows of one (n_features, n_matrices) array ``rows``."""
+
+    def __init__(self, names: tuple[str, ...], rows: np.ndarray) -> None:
+        super().__init__(zip(names, rows))
+        self.rows = rows
+        self.index = {n: i for i, n in enumerate(names)}
+
+
 def aggregate(feats: dict[str, np.ndarray], names: dict[str, str], parts: list[tuple[str, int]]
               ) -> dict[str, float]:
     """Average per-matrix feature values over consecutive groups of matrices.
@@ -287,7 +302,10 @@ def aggregate(feats: dict[str, np.ndarray], names: dict[str, str], parts: list[t
     keys = list(names)
     if not keys:
         return {}
-    x = np.stack([feats[names[k]] for k in keys]).astype(float, copy=False)
+    if isinstance(feats, FeatureRows):
+        x = feats.rows[[feats.index[names[k]] for k in keys]]
+    else:
+        x = np.stack([feats[names[k]] for k in keys]).astype(float, copy=False)
     means = group_nanmean(x, np.array([size for _, size in parts], dtype=np.int64)).tolist()
     return {k + suffix: row[g] for g, (suffix, _) in enumerate(parts) for k, row in zip(keys, means)}
 
@@ -304,7 +322,7 @@ def zone_features(m: np.ndarray, gl: np.ndarray, size: np.ndarray, n_voxels: np.
     from ._kernels import ZONE_NAMES, zone_features as kernel
     rows = kernel(np.ascontiguousarray(m, dtype=float), np.ascontiguousarray(gl, dtype=float),
                   np.ascontiguousarray(size, dtype=float), np.ascontiguousarray(n_voxels, dtype=float))
-    return dict(zip(ZONE_NAMES, rows))
+    return FeatureRows(ZONE_NAMES, rows)
 
 
 def nan_result(tags: list[str]) -> dict[str, float]:

@@ -39,21 +39,27 @@ def pair_counts(codes, idx, group, n_groups, offsets, n):
 def run_counts(codes, idx, group, n_groups, offsets, n, n_len):
     """GLRLM counts R[g, d, a, L − 1]: runs of code a and length L along offsets[d] (> 0) in group g.
 
-    Per direction one pass over the ROI voxels in raster order: the run length ending at x is
-    len(x − o) + 1 when x − o has the same code, else 1 (x − o precedes x, so it is done); a run
-    is counted where the next voxel x + o has another code.  Branch-free: the count adds 0 or 1.
+    One pass over the ROI voxels in raster order, all directions per voxel: the run length
+    ending at x is len(x − o) + 1 when x − o has the same code, else 1 (x − o precedes x, so it
+    is done; lengths are kept per ROI voxel); a run is counted where the next voxel x + o has
+    another code.  Branch-free: the count adds 0 or 1.
     """
     nd = offsets.size
+    n_roi = idx.size
     r = np.zeros((n_groups, nd, n, n_len), np.int32)
-    run = np.zeros(codes.size, np.int32)
-    for d in range(nd):
-        o = offsets[d]
-        for t in range(idx.size):
-            x = idx[t]
-            a = codes[x]
-            length = np.int32(1) + (run[x - o] if codes[x - o] == a else np.int32(0))
-            run[x] = length
-            r[group[t], d, a, length - 1] += np.int32(codes[x + o] != a)
+    pos = np.full(codes.size, n_roi, np.int32)  # ROI voxel number of a grid cell (n_roi: outside)
+    for t in range(n_roi):
+        pos[idx[t]] = t
+    run = np.zeros((n_roi + 1, nd), np.int32)
+    for t in range(n_roi):
+        x = idx[t]
+        a = codes[x]
+        g = group[t]
+        for d in range(nd):
+            o = offsets[d]
+            length = np.int32(1) + (run[pos[x - o], d] if codes[x - o] == a else np.int32(0))
+            run[t, d] = length
+            r[g, d, a, length - 1] += np.int32(codes[x + o] != a)
     return r.astype(np.float64)
 
 
@@ -121,23 +127,26 @@ def label_zones(codes, idx, offsets, n):
     voxel in raster order, i.e. the negative ones; each link is seen once).
 
     Returns (zone per ROI voxel in ``idx`` order, number of zones)."""
-    pos = np.full(codes.size, -1, np.int64)
+    pos = np.full(codes.size, -1, np.int32)
     for t in range(idx.size):
         pos[idx[t]] = t
-    parent = np.arange(idx.size)
+    parent = np.arange(idx.size).astype(np.int32)
+    back = offsets[offsets < 0]
     for t in range(idx.size):
         x = idx[t]
         a = codes[x]
-        for d in range(offsets.size):
-            o = offsets[d]
-            if o < 0 and codes[x + o] == a:
-                ra = _root(parent, t)
-                rb = _root(parent, pos[x + o])
-                if ra != rb:
-                    if ra < rb:
-                        parent[rb] = ra
+        rt = t
+        for d in range(back.size):
+            y = x + back[d]
+            if codes[y] == a:
+                rb = _root(parent, pos[y])
+                rt = _root(parent, rt)
+                if rt != rb:
+                    if rt < rb:
+                        parent[rb] = rt
                     else:
-                        parent[ra] = rb
+                        parent[rt] = rb
+                        rt = rb
     zone = np.empty(idx.size, np.int64)
     label = np.full(idx.size, -1, np.int64)
     nz = 0

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import RoiGrid, directions, nan_result, aggregate, read_settings
+from ._common import FeatureRows, RoiGrid, directions, nan_result, aggregate, read_settings
 from ._kernels import GLCM_NAMES, glcm_features, pair_counts
 
 __all__ = ["FEATURES", "compute_glcm", "glcm_matrix_features"]
@@ -61,7 +61,7 @@ def glcm_matrix_features(m: np.ndarray, v: np.ndarray, n_g: int) -> dict[str, np
     Formulas (IBSI 1 section 3.6) in :func:`._kernels.glcm_features`.
     """
     rows = glcm_features(np.ascontiguousarray(m, dtype=float), np.ascontiguousarray(v, dtype=float), float(n_g))
-    return dict(zip(GLCM_NAMES, rows))
+    return FeatureRows(GLCM_NAMES, rows)
 
 
 def _counts(roi: RoiGrid, dims3: bool, distance: int, symmetric: bool) -> np.ndarray:

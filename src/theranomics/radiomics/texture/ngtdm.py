@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import RoiGrid, nan_result, aggregate, read_settings
+from ._common import FeatureRows, RoiGrid, nan_result, aggregate, read_settings
 from ._kernels import NGTDM_NAMES, ngtdm_features
 from ._neighbours import neighbour_stats
 
@@ -45,7 +45,7 @@ def ngtdm_matrix_features(n: np.ndarray, s: np.ndarray, v: np.ndarray) -> dict[s
     (formulas in the module docstring; :func:`._kernels.ngtdm_features`)."""
     rows = ngtdm_features(np.ascontiguousarray(n, dtype=float), np.ascontiguousarray(s, dtype=float),
                           np.ascontiguousarray(v, dtype=float), COARSENESS_MAX)
-    return dict(zip(NGTDM_NAMES, rows))
+    return FeatureRows(NGTDM_NAMES, rows)
 
 
 def _ngtdm(roi: RoiGrid, prm: Any) -> dict[str, float]:
