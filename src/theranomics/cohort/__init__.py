@@ -7,8 +7,10 @@ Public API::
     result = run_cohort("manifest.csv", "out", stages=["quantify", "radiomics"], workers=2)
     result.ok, result.tables["patients"], result.report
 
-See :mod:`.manifest` (file formats), :mod:`.stages` (the stage contract), :mod:`.runner` (output
-folder, resume and cache), :mod:`.backends` (local pool, Dask).
+Stages: ``quantify`` → ``radiomics``; ``dosimetry`` and ``plan`` (digital twin; needs quantify and
+dosimetry) for patients with therapy SPECT time points.  See :mod:`.manifest` (file formats),
+:mod:`.stages` (the stage contract), :mod:`.therapy` (dosimetry and planning), :mod:`.runner`
+(output folder, resume and cache), :mod:`.backends` (local pool, Dask).
 """
 from .manifest import Manifest, ManifestError, PatientEntry, TimepointEntry, read_manifest, write_manifest
 from .runner import CohortLockedError, CohortResult, CohortValidationError, gather_tables, run_cohort

@@ -45,6 +45,10 @@ class LocalBackend:
         """Start every worker and let it import ``modules`` (runs while the caller goes on)."""
         self._warm = [self._pool.submit(warm_up, tuple(modules)) for _ in range(self.n_workers)]
 
+    def warm_up_seconds(self) -> float | None:
+        """Longest worker import time of :meth:`warm_up` (None before it finished)."""
+        return _longest(getattr(self, "_warm", []))
+
     @staticmethod
     def wait_any(futures) -> set:
         done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
@@ -85,6 +89,10 @@ class SerialBackend:
     @staticmethod
     def warm_up(modules) -> None:
         """Nothing to start: stages import what they need when they run."""
+
+    @staticmethod
+    def warm_up_seconds() -> None:
+        return None
 
     @staticmethod
     def wait_any(futures) -> set:
@@ -132,6 +140,9 @@ class DaskBackend:
         self._warm = [self.client.submit(warm_up, tuple(modules), workers=[w], allow_other_workers=False, pure=False)
                       for w in workers]
 
+    def warm_up_seconds(self) -> float | None:
+        return _longest(getattr(self, "_warm", []))
+
     @staticmethod
     def wait_any(futures) -> set:
         from distributed import wait as dwait
@@ -145,6 +156,13 @@ class DaskBackend:
     def close(self) -> None:
         if self._own:
             self.client.close()
+
+
+def _longest(futures) -> float | None:
+    try:
+        return max(f.result() for f in futures) if futures and all(f.done() for f in futures) else None
+    except Exception:  # a worker lost during warm-up: the tasks report it
+        return None
 
 
 def make_backend(workers: int | None = None, scheduler=None):

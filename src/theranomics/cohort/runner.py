@@ -179,6 +179,7 @@ def run_cohort(manifest: Manifest | str | Path, out_dir: str | Path, *, stages: 
         if strict and not validation.ok:
             raise CohortValidationError(validation.summary())
         rows, t_loop = _schedule(manifest, out, stage_list, resolved, validation, backend, progress, force)
+        t_warm = backend.warm_up_seconds()
         backend.close()
         backend = None
         status = pd.DataFrame(rows, columns=STATUS_COLUMNS)
@@ -187,6 +188,8 @@ def run_cohort(manifest: Manifest | str | Path, out_dir: str | Path, *, stages: 
         tables["status"] = _atomic_table(status, out / "tables" / "status")[".parquet"]
         _atomic_table(status[status["status"].isin(BAD)], out / "failures")
         timings = {"validate": t_validate, "schedule": t_loop, "gather": time.perf_counter() - t}
+        if t_warm is not None:
+            timings["worker_imports"] = t_warm
         result = CohortResult(out, status, tables, validation, None, timings)
         if report:
             from .report import cohort_report
