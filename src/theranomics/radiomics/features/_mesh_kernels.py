@@ -108,6 +108,73 @@ def line_ends(pts):
 
 
 @njit(cache=True, nogil=True)
+def plane_hull_vertices(pts, keep):
+    """The subset of ``pts[keep]`` (indices) that are vertices of the 2-D convex hull of the points
+    in their lattice plane, for the planes normal to each axis in turn.
+
+    A 3-D hull vertex is a vertex of the hull of any plane section through it.  Per plane, the
+    rows (second axis) give the smallest and largest third coordinate; the lower chain of the
+    smallest and the upper chain of the largest (Andrew's monotone chain, rows already in order,
+    collinear points dropped) contain every vertex of the plane's hull.
+    """
+    dims = np.empty(3, np.int64)
+    for a in range(3):
+        dims[a] = pts[:, a].max() + 1
+    for a in range(3):
+        b = (a + 1) % 3
+        c = (a + 2) % 3
+        nb = dims[b]
+        size = dims[a] * nb
+        lo = np.full(size, np.iinfo(np.int64).max, np.int64)
+        hi = np.full(size, -1, np.int64)
+        for t in range(keep.size):
+            q = keep[t]
+            key = pts[q, a] * nb + pts[q, b]
+            v = pts[q, c]
+            if v < lo[key]:
+                lo[key] = v
+            if v > hi[key]:
+                hi[key] = v
+        keep_lo = np.zeros(size, np.bool_)
+        keep_hi = np.zeros(size, np.bool_)
+        stack = np.empty(nb, np.int64)
+        for plane in range(dims[a]):
+            base = plane * nb
+            for upper in range(2):
+                top = 0
+                for row in range(nb):
+                    if hi[base + row] < 0:
+                        continue
+                    y = hi[base + row] if upper else lo[base + row]
+                    while top >= 2:
+                        r0, r1 = stack[top - 2], stack[top - 1]
+                        y0 = hi[base + r0] if upper else lo[base + r0]
+                        y1 = hi[base + r1] if upper else lo[base + r1]
+                        cross = (r1 - r0) * (y - y0) - (y1 - y0) * (row - r0)
+                        if (cross >= 0) if upper else (cross <= 0):
+                            top -= 1
+                        else:
+                            break
+                    stack[top] = row
+                    top += 1
+                for t in range(top):
+                    if upper:
+                        keep_hi[base + stack[t]] = True
+                    else:
+                        keep_lo[base + stack[t]] = True
+        n = 0
+        for t in range(keep.size):
+            q = keep[t]
+            key = pts[q, a] * nb + pts[q, b]
+            v = pts[q, c]
+            if (v == lo[key] and keep_lo[key]) or (v == hi[key] and keep_hi[key]):
+                keep[n] = q
+                n += 1
+        keep = keep[:n].copy()
+    return keep
+
+
+@njit(cache=True, nogil=True)
 def _plane(pts, a, b, c):
     ux, uy, uz = pts[b, 0] - pts[a, 0], pts[b, 1] - pts[a, 1], pts[b, 2] - pts[a, 2]
     vx, vy, vz = pts[c, 0] - pts[a, 0], pts[c, 1] - pts[a, 1], pts[c, 2] - pts[a, 2]
@@ -457,7 +524,7 @@ def shape_measures(morph, intm, image, sk, c0, nvec, area_tab):
     for a in range(3):
         ext[a] = (lattice[:, a].max() - lattice[:, a].min()) * half[a]
         lattice[:, a] -= lattice[:, a].min()
-    cand = lattice[line_ends(lattice)]
+    cand = lattice[plane_hull_vertices(lattice, line_ends(lattice))]
     faces = convex_hull(cand)
     if faces.shape[0] == 0:
         hull_volume = hull_area = np.nan

@@ -141,15 +141,16 @@ def convex_hull_measures(lattice: np.ndarray, spacing_mm: tuple[float, float, fl
     """(volume mm³, area mm², maximum diameter mm) of the convex hull of mesh vertices given on
     the half-voxel lattice (int64, 2·index; see :func:`_mesh_lattice`).
 
-    Exact Quickhull on integers (:func:`._mesh_kernels.convex_hull`) after the line-end pre-filter
-    of :func:`hull_candidates`; volume and area are NaN for a flat point set (no hull volume),
+    Exact Quickhull on integers (:func:`._mesh_kernels.convex_hull`) after the exact pre-filters
+    of :func:`hull_candidates` and :func:`._mesh_kernels.plane_hull_vertices` (vertices of the 2-D
+    hull of each lattice plane); volume and area are NaN for a flat point set (no hull volume),
     whose diameter is still the largest vertex distance.  Equal to Qhull to round-off
     (tests/radiomics/test_morphology_fast.py).
     """
-    from ._mesh_kernels import convex_hull, hull_measures, line_ends, max_distance
+    from ._mesh_kernels import convex_hull, hull_measures, line_ends, max_distance, plane_hull_vertices
     half = np.asarray(spacing_mm[::-1], dtype=float) / 2.0
     q = np.ascontiguousarray(lattice - lattice.min(axis=0), dtype=np.int64)
-    cand = np.ascontiguousarray(q[line_ends(q)])
+    cand = np.ascontiguousarray(q[plane_hull_vertices(q, line_ends(q))])
     faces = convex_hull(cand)
     if faces.shape[0] == 0:
         return float("nan"), float("nan"), float(max_distance(cand, np.arange(len(cand)), half))
