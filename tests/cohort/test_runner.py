@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from theranomics.cohort import (CohortLockedError, CohortValidationError, Manifest, PatientEntry, resolve_stages,
-                                run_cohort)
+from theranomics.cohort import (CohortLockedError, CohortValidationError, Manifest, PatientEntry, Stage,
+                                resolve_stages, run_cohort)
 
 TABLES = ("lesions", "whole_body", "features", "dosimetry", "dosimetry_cumulative", "plan", "twin_parameters",
           "twin_tacs", "twin_tia", "patients")
@@ -303,6 +303,27 @@ def test_bad_arguments_fail_before_any_work(virtual_cohort, tmp_path):
     with pytest.raises(CohortLockedError, match="another cohort run"):
         run_cohort(virtual_cohort, tmp_path / "locked", workers=0)
     assert not (tmp_path / "a" / "patients").exists()
+
+
+def _crash_stage(inputs, out_dir, settings):
+    """A stage that kills its worker process for one patient (a segfault, the out-of-memory killer)."""
+    if inputs.patient.patient_id == settings["crash"]:
+        os._exit(3)
+    (out_dir / "ok.txt").write_text(inputs.patient.patient_id)
+    return {"ok": "ok.txt"}
+
+
+def test_a_dying_worker_fails_only_its_patient(virtual_cohort, tmp_path):
+    """The pool is replaced, the tasks lost with the dying worker are rerun alone: only the patient
+    whose stage kills the worker fails."""
+    bad = virtual_cohort.patients[1].patient_id
+    crash = Stage("crash", _crash_stage, defaults={"crash": bad})
+    result = run_cohort(virtual_cohort, tmp_path, stages=[crash], workers=2, progress=False, report=False)
+    status = {r.patient_id: (r.status, r.error) for r in result.status.itertuples()}
+    assert {pid: st for pid, (st, _) in status.items()} == {e.patient_id: ("failed" if e.patient_id == bad else "ran")
+                                                            for e in virtual_cohort}
+    assert status[bad][1].startswith("worker lost while running this stage alone: BrokenProcessPool")
+    assert not result.ok
 
 
 def test_empty_manifest_after_validation(tmp_path):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
 from ._worker import limit_threads, warm_up
 
@@ -35,14 +36,27 @@ class LocalBackend:
         if n < 1:
             raise ValueError(f"workers must be >= 1, got {n_workers}")
         self.n_workers = n
-        self._pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=limit_threads)
+        self._modules: tuple[str, ...] = ()
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.n_workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=limit_threads)
 
     def submit(self, fn, arg):
-        return self._pool.submit(fn, arg)
+        """Submit; a pool broken by a dying worker is replaced first (its lost tasks were reported)."""
+        try:
+            return self._pool.submit(fn, arg)
+        except BrokenProcessPool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            if self._modules:
+                self.warm_up(self._modules)
+            return self._pool.submit(fn, arg)
 
     def warm_up(self, modules) -> None:
         """Start every worker and let it import ``modules`` (runs while the caller goes on)."""
+        self._modules = tuple(modules)
         self._warm = [self._pool.submit(warm_up, tuple(modules)) for _ in range(self.n_workers)]
 
     def warm_up_seconds(self) -> float | None:

@@ -263,10 +263,14 @@ def _schedule(manifest: Manifest, out: Path, stage_list: list[Stage], resolved: 
 
     t0 = time.perf_counter()
     inflight: dict = {}
+    alone: set[str] = set()       # patients whose task was lost with a dying worker: rerun one at a time
     try:
         while ready or inflight:
-            while ready and len(inflight) < backend.n_workers:
-                pid = manifest.patients[heapq.heappop(ready)].patient_id
+            while ready and len(inflight) < backend.n_workers and not (alone & set(inflight.values())):
+                pid = manifest.patients[ready[0]].patient_id
+                if pid in alone and inflight:
+                    break
+                heapq.heappop(ready)
                 stage = stage_list[next_stage[pid]]
                 task = {"patient": entries[pid].to_dict(), "stage": stage, "settings": resolved[stage.name],
                         "out_dir": str(out), "force": force,
@@ -277,9 +281,18 @@ def _schedule(manifest: Manifest, out: Path, stage_list: list[Stage], resolved: 
                 stage = stage_list[next_stage[pid]]
                 try:
                     res = backend.result(fut)
-                except Exception as exc:  # a worker died (killed, out of memory): record, go on
+                except Exception as exc:  # the worker died (crash, killed, out of memory)
+                    if pid not in alone:
+                        # it may have been another task that killed the worker: rerun this one alone
+                        alone.add(pid)
+                        heapq.heappush(ready, order[pid])
+                        log.warning("%s %s: worker lost (%s); rerunning it alone", pid, stage.name,
+                                    type(exc).__name__)
+                        continue
                     res = {"patient_id": pid, "stage": stage.name, "status": "failed", "seconds": 0.0,
-                           "stage_seconds": 0.0, "key": None, "error": f"worker lost: {type(exc).__name__}: {exc}"}
+                           "stage_seconds": 0.0, "key": None,
+                           "error": f"worker lost while running this stage alone: {type(exc).__name__}: {exc}"}
+                alone.discard(pid)
                 record(res)
                 bar.update(1)
                 next_stage[pid] += 1
