@@ -261,6 +261,11 @@ def count_matrices(batch: np.ndarray, n_batch: int, rows: np.ndarray, cols: np.n
     if rows_present is not None and rows_present.size:
         lut = np.zeros(int(rows_present[-1]) + 1, np.intp)
         lut[rows_present] = np.arange(rows_present.size)
+        if weights is None:  # one compiled pass (._kernels.count_matrix)
+            from ._kernels import count_matrix
+            m, cv = count_matrix(np.asarray(batch, dtype=np.intp), int(n_batch), lut[rows], rows_present.size,
+                                 np.asarray(cols, dtype=np.intp))
+            return m, rows_present.astype(float), cv
         rc, rv = lut[rows], rows_present
     else:
         rc, rv = compact(rows)

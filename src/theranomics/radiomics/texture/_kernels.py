@@ -565,3 +565,42 @@ def build_grid(levels, mask, morph, pad):
                     kk[t] = a
                     t += 1
     return grid, mg, idx, vals, kk, bad, lo, hi
+
+
+@njit(cache=True, nogil=True)
+def count_matrix(batch, n_batch, row_code, n_rows, cols):
+    """M[b, r, c] = number of items with batch b, row code r and column value cols → code c, the
+    columns compacted to the values present (sorted); returns (M, column values)."""
+    cmax = 0
+    for t in range(cols.size):
+        cmax = max(cmax, cols[t])
+    present = np.zeros(cmax + 1, np.bool_)
+    for t in range(cols.size):
+        present[cols[t]] = True
+    lut = np.full(cmax + 1, -1, np.int64)
+    n_cols = 0
+    for v in range(cmax + 1):
+        if present[v]:
+            lut[v] = n_cols
+            n_cols += 1
+    values = np.ones(max(n_cols, 1))
+    for v in range(cmax + 1):
+        if present[v]:
+            values[lut[v]] = v
+    m = np.zeros((n_batch, n_rows, max(n_cols, 1)))
+    for t in range(cols.size):
+        m[batch[t], row_code[t], lut[cols[t]]] += 1.0
+    return m, values
+
+
+@njit(cache=True, nogil=True)
+def ngtdm_sums(codes, levels, total, count, group, n_groups, n):
+    """NGTDM n_i (voxels with at least one ROI neighbour) and s_i = Σ |i − Ā| (Ā = mean
+    neighbour level) per group and level code: two (n_groups, n) arrays."""
+    cnt = np.zeros((n_groups, n))
+    s = np.zeros((n_groups, n))
+    for t in range(codes.size):
+        if count[t] > 0:
+            cnt[group[t], codes[t]] += 1.0
+            s[group[t], codes[t]] += abs(levels[t] - total[t] / count[t])
+    return cnt, s

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ._common import FeatureRows, RoiGrid, nan_result, aggregate, read_settings
-from ._kernels import NGTDM_NAMES, ngtdm_features
+from ._kernels import NGTDM_NAMES, ngtdm_features, ngtdm_sums
 from ._neighbours import neighbour_stats
 
 __all__ = ["FEATURES", "compute_ngtdm", "ngtdm_matrix_features"]
@@ -49,24 +49,18 @@ def ngtdm_matrix_features(n: np.ndarray, s: np.ndarray, v: np.ndarray) -> dict[s
 
 
 def _ngtdm(roi: RoiGrid, prm: Any) -> dict[str, float]:
-    codes = roi.level_codes
-    nl = roi.n_present
-    parts = []
+    counts, sums, parts = [], [], []
     for dim in prm.dims:
         total, cnt, _ = neighbour_stats(roi, prm.distance, prm.distance_norm, prm.ngldm_alpha, dim == "3d")
-        keep = cnt > 0
-        diff = np.abs(roi.values[keep] - total[keep] / cnt[keep])
-        if dim == "2d":
-            parts.append((SUFFIXES[dim], roi.slice_id[keep], roi.n_slices, codes[keep], diff))
-        else:
-            parts.append((SUFFIXES[dim], np.zeros(diff.size, np.intp), 1, codes[keep], diff))
-    first = np.cumsum([0] + [p[2] for p in parts])
-    key = np.concatenate([(p[1] + f) * nl + p[3] for p, f in zip(parts, first)])
-    size = int(first[-1]) * nl
-    n = np.bincount(key, minlength=size).astype(float).reshape(-1, nl)
-    s = np.bincount(key, weights=np.concatenate([p[4] for p in parts]), minlength=size).reshape(-1, nl)
-    feats = ngtdm_matrix_features(n, s, roi.level_values.astype(float))
-    return aggregate(feats, {k: k for k in FEATURES}, [(p[0], p[2]) for p in parts])
+        per_slice = dim == "2d"
+        group = roi.slice_id if per_slice else np.zeros(roi.values.size, np.intp)
+        n_groups = roi.n_slices if per_slice else 1
+        c, s = ngtdm_sums(roi.level_codes, roi.values, total, cnt, group, n_groups, roi.n_present)
+        counts.append(c)
+        sums.append(s)
+        parts.append((SUFFIXES[dim], n_groups))
+    feats = ngtdm_matrix_features(np.concatenate(counts), np.concatenate(sums), roi.level_values.astype(float))
+    return aggregate(feats, {k: k for k in FEATURES}, parts)
 
 
 def tags(settings: Any = None) -> list[str]:
