@@ -105,3 +105,46 @@ def summary(x, xs):
     out[16] = energy
     out[17] = np.sqrt(energy / n)
     return out
+
+
+@njit(cache=True, nogil=True)
+def histogram_summary(levels, ng):
+    """Intensity-histogram quantities of integer grey levels ``levels`` (1..ng): the statistics of
+    :data:`NAMES` (the levels sorted by counting), then mode (most frequent level, ties towards
+    the mean), entropy −Σ p log2 p, uniformity Σ p², and the largest and smallest histogram
+    gradient H' (central differences inside, one-sided at 1 and Ng, as ``np.gradient``) with
+    their levels.  IBSI 1 3.4."""
+    n = levels.size
+    hist = np.zeros(ng)
+    for v in levels:
+        hist[v - 1] += 1.0
+    xs = np.empty(n)
+    t = 0
+    for i in range(ng):
+        for _ in range(int(hist[i])):
+            xs[t] = i + 1.0
+            t += 1
+    st = summary(xs, xs)
+    mu = st[0]
+    hmax = hist.max()
+    mode = 0.0
+    best = np.inf
+    entropy = 0.0
+    uniformity = 0.0
+    for i in range(ng):
+        if hist[i] == hmax and abs(i + 1.0 - mu) < best:
+            best, mode = abs(i + 1.0 - mu), i + 1.0
+        p = hist[i] / n
+        if p > 0:
+            entropy -= p * np.log2(p)
+        uniformity += p * p
+    grad = np.zeros(ng)
+    if ng > 1:
+        grad[0] = hist[1] - hist[0]
+        grad[ng - 1] = hist[ng - 1] - hist[ng - 2]
+        for i in range(1, ng - 1):
+            grad[i] = (hist[i + 1] - hist[i - 1]) / 2.0
+    out = np.empty(st.size + 7)
+    out[:st.size] = st
+    out[st.size:] = (mode, entropy, uniformity, grad.max(), np.argmax(grad) + 1.0, grad.min(), np.argmin(grad) + 1.0)
+    return out

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .statistics import DISPERSION, summary
+from ._stats_kernels import NAMES, histogram_summary
 
 __all__ = ["FEATURES", "intensity_histogram"]
 
@@ -46,25 +46,10 @@ def intensity_histogram(levels: np.ndarray, n_levels: int | None = None) -> dict
         raise ValueError("intensity histogram: the intensity mask is empty")
     if g.min() < 1 or (not np.issubdtype(g.dtype, np.integer) and not np.allclose(g, np.round(g))):
         raise ValueError("intensity histogram needs discretised integer grey levels >= 1")
-    g = g.astype(np.intp) if np.issubdtype(g.dtype, np.integer) else np.round(g).astype(np.intp)
+    g = g.astype(np.int64) if np.issubdtype(g.dtype, np.integer) else np.round(g).astype(np.int64)
     ng = max(int(n_levels or 0), int(g.max()))
-    hist = np.bincount(g, minlength=ng + 1)[1:].astype(float)
-    p = hist / g.size
-    st = summary(np.repeat(np.arange(1.0, ng + 1.0), hist.astype(np.intp)), presorted=True)
-    mu = st["mean"]
-    out = {"ih_mean": mu, "ih_var": st["var"], "ih_skew": st["skew"], "ih_kurt": st["kurt"]}
-    out.update({f"ih_{k}": st[k] for k in DISPERSION})
-    modes = np.flatnonzero(hist == hist.max()) + 1
-    out["ih_mode"] = float(modes[np.argmin(np.abs(modes - mu))])
-    nz = p[p > 0]
-    out["ih_entropy"] = float(-np.sum(nz * np.log2(nz)))
-    out["ih_uniformity"] = float(np.sum(p ** 2))
-    grad = np.zeros(ng)
-    if ng > 1:  # np.gradient: central differences inside, one-sided at the ends
-        grad[1:-1] = (hist[2:] - hist[:-2]) / 2.0
-        grad[0], grad[-1] = hist[1] - hist[0], hist[-1] - hist[-2]
-    out["ih_max_grad"] = float(grad.max())
-    out["ih_max_grad_g"] = float(np.argmax(grad) + 1)
-    out["ih_min_grad"] = float(grad.min())
-    out["ih_min_grad_g"] = float(np.argmin(grad) + 1)
+    values = histogram_summary(g, ng).tolist()
+    out = {f"ih_{k}": v for k, v in zip(NAMES, values)}
+    out.update(zip(("ih_mode", "ih_entropy", "ih_uniformity", "ih_max_grad", "ih_max_grad_g", "ih_min_grad",
+                    "ih_min_grad_g"), values[len(NAMES):]))
     return {tag: out[tag] for tag in FEATURES}

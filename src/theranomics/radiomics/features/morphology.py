@@ -263,16 +263,15 @@ def morphology(morph_mask: np.ndarray, int_mask: np.ndarray, image: np.ndarray,
         "morph_asphericity": (area ** 3 / (36.0 * math.pi * volume ** 2)) ** (1.0 / 3.0) - 1.0,
     }
     if n_int:
-        com_int = w_centre / w_sum if w_sum != 0 else np.full(3, np.nan)
-        out["morph_com"] = float(np.linalg.norm(centre - com_int))
+        out["morph_com"] = (math.dist(centre.tolist(), (w_centre / w_sum).tolist()) if w_sum != 0
+                            else float("nan"))
         out["morph_integ_int"] = w_sum / n_int * volume
     else:
         out["morph_com"] = out["morph_integ_int"] = float("nan")
     out["morph_diam"] = float(diam)
     out["morph_vol_dens_conv_hull"] = volume / hull_volume
     out["morph_area_dens_conv_hull"] = area / hull_area
-    lam = np.sort(np.linalg.eigvalsh(cov) if n_vox > 1 else np.zeros(3))[::-1]
-    lam = np.clip(lam, 0.0, None)
+    lam = sorted((max(0.0, v) for v in np.linalg.eigvalsh(cov).tolist()), reverse=True) if n_vox > 1 else [0.0] * 3
     out["morph_pca_maj_axis"] = 4.0 * math.sqrt(lam[0])
     out["morph_pca_min_axis"] = 4.0 * math.sqrt(lam[1])
     out["morph_pca_least_axis"] = 4.0 * math.sqrt(lam[2])

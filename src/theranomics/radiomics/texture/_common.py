@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy.special import xlogy
 
-from ._kernels import build_grid
+from ._kernels import build_grid, group_nanmean
 
 DIMS = ("2d", "2.5d", "3d")
 NORMS = ("chebyshev", "manhattan", "euclidean")
@@ -285,13 +285,23 @@ def entropy2(p: np.ndarray, axis: Any) -> np.ndarray:
     return -xlogy(p, p).sum(axis=axis) / _LN2
 
 
+@functools.lru_cache(maxsize=64)
+def _row_index(names: tuple[str, ...]) -> dict[str, int]:
+    return {n: i for i, n in enumerate(names)}
+
+
 class FeatureRows(dict):
     """name -> per-matrix values, all rows of one (n_features, n_matrices) array ``rows``."""
 
     def __init__(self, names: tuple[str, ...], rows: np.ndarray) -> None:
         super().__init__(zip(names, rows))
         self.rows = rows
-        self.index = {n: i for i, n in enumerate(names)}
+        self.index = _row_index(names)
+
+
+@functools.lru_cache(maxsize=256)
+def _aggregate_tags(keys: tuple[str, ...], suffixes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(k + suffix for suffix in suffixes for k in keys)
 
 
 def aggregate(feats: dict[str, np.ndarray], names: dict[str, str], parts: list[tuple[str, int]]
@@ -303,16 +313,15 @@ def aggregate(feats: dict[str, np.ndarray], names: dict[str, str], parts: list[t
     base tags to keys of ``feats``.  NaN values (undefined for that matrix) are left out of the
     mean; a group whose values are all NaN gives NaN.
     """
-    from ._kernels import group_nanmean
-    keys = list(names)
+    keys = tuple(names)
     if not keys:
         return {}
     if isinstance(feats, FeatureRows):
         x = feats.rows[[feats.index[names[k]] for k in keys]]
     else:
         x = np.stack([feats[names[k]] for k in keys]).astype(float, copy=False)
-    means = group_nanmean(x, np.array([size for _, size in parts], dtype=np.int64)).tolist()
-    return {k + suffix: row[g] for g, (suffix, _) in enumerate(parts) for k, row in zip(keys, means)}
+    means = group_nanmean(x, np.array([size for _, size in parts], dtype=np.int64))
+    return dict(zip(_aggregate_tags(keys, tuple(suffix for suffix, _ in parts)), means.T.ravel().tolist()))
 
 
 def zone_features(m: np.ndarray, gl: np.ndarray, size: np.ndarray, n_voxels: np.ndarray) -> dict[str, np.ndarray]:

@@ -1,6 +1,9 @@
 """Neighbourhood sums of every ROI voxel, shared by NGTDM and NGLDM (IBSI 1 3.10, 3.11)."""
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 
 from ._common import RoiGrid, neighbourhood
@@ -17,10 +20,18 @@ def neighbour_stats(roi: RoiGrid, distance: int, norm: str, alpha: float, dims3:
     (:func:`._kernels.neighbour_sums`); the zero padding contributes nothing.
     """
     def make() -> dict[bool, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        offs = neighbourhood(distance, norm)
-        offs = np.concatenate([offs[offs[:, 0] == 0], offs[offs[:, 0] != 0]])
-        n_inplane = int((offs[:, 0] == 0).sum())
-        rows = neighbour_sums(roi.flat, roi.idx, roi.flat_offsets(offs), n_inplane, int(np.floor(alpha)))
+        offs, n_inplane = _ordered(distance, norm)
+        rows = neighbour_sums(roi.flat, roi.idx, roi.flat_offsets(offs), n_inplane, math.floor(alpha))
         return {False: (rows[0], rows[1], rows[2]), True: (rows[3], rows[4], rows[5])}
 
     return roi.cached(f"nbr_{distance}_{norm}_{alpha}", make)[dims3]
+
+
+@functools.lru_cache(maxsize=16)
+def _ordered(distance: int, norm: str) -> tuple[np.ndarray, int]:
+    """The neighbourhood offsets with the in-plane ones first, and their number."""
+    offs = neighbourhood(distance, norm)
+    inplane = offs[:, 0] == 0
+    out = np.concatenate([offs[inplane], offs[~inplane]])
+    out.flags.writeable = False
+    return out, int(inplane.sum())

@@ -50,6 +50,8 @@ FEATURES: dict[str, tuple[str, str]] = {
     "cm_info_corr2": ("Information correlation 2", "JN9H"),
 }
 
+_IDENTITY = {k: k for k in FEATURES}
+
 SUFFIXES = {"2d": ("_2D_avg", "_2D_comb"), "2.5d": ("_2_5D_avg", "_2_5D_comb"), "3d": ("_3D_avg", "_3D_comb")}
 
 
@@ -106,7 +108,7 @@ def _glcm(roi: RoiGrid, prm: Any) -> dict[str, float]:
             stacks.append(mats)
             parts.append((suffix, mats.shape[0]))
     feats = glcm_matrix_features(np.concatenate(stacks), v, roi.n_levels)
-    return aggregate(feats, {k: k for k in FEATURES}, parts)
+    return aggregate(feats, _IDENTITY, parts)
 
 
 def tags(settings: Any = None) -> list[str]:

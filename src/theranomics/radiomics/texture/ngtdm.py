@@ -34,6 +34,8 @@ FEATURES: dict[str, tuple[str, str]] = {
     "ngt_strength": ("Strength", "1X9X"),
 }
 
+_IDENTITY = {k: k for k in FEATURES}
+
 SUFFIXES = {"2d": "_2D", "2.5d": "_2_5D", "3d": "_3D"}
 
 #: IBSI 1 section 3.10.1: coarseness when sum p_i s_i = 0.
@@ -60,7 +62,7 @@ def _ngtdm(roi: RoiGrid, prm: Any) -> dict[str, float]:
         sums.append(s)
         parts.append((SUFFIXES[dim], n_groups))
     feats = ngtdm_matrix_features(np.concatenate(counts), np.concatenate(sums), roi.level_values.astype(float))
-    return aggregate(feats, {k: k for k in FEATURES}, parts)
+    return aggregate(feats, _IDENTITY, parts)
 
 
 def tags(settings: Any = None) -> list[str]:
