@@ -100,10 +100,9 @@ def extract_roi(array: np.ndarray, mask: np.ndarray, spacing_mm: tuple[float, fl
             out.update(intensity_volume_histogram(roi.values, settings.ivh, reseg))
         if texture_functions is None:
             texture_functions, _ = _texture_functions(settings)
-        if texture_functions:
-            box = ndimage.find_objects(roi.morph_mask.view(np.uint8))[0]  # contains the intensity mask
-            lv, im, mm = levels[box], roi.int_mask[box], roi.morph_mask[box]
-            out.update(_texture(lv, im, mm, n_levels, settings, roi.spacing_mm, texture_functions))
+        if texture_functions:  # the texture grid crops itself to the masks' bounding box
+            out.update(_texture(levels, roi.int_mask, roi.morph_mask, n_levels, settings, roi.spacing_mm,
+                                texture_functions))
     if include_diagnostics:
         out.update(roi.diagnostics)
     return out

@@ -265,11 +265,11 @@ def process_roi(array: np.ndarray, mask: np.ndarray, spacing_mm: tuple[float, fl
         _mask_stats("int_mask", "init", src_mask, src, full_shape, diag)
         _mask_stats("morph_mask", "init", src_mask, src, full_shape, diag)
 
-    coords = [grid.offset[ax] + np.arange(out_rng[ax][0], out_rng[ax][1] + 1) * grid.step[ax] - in_rng[ax][0]
-              for ax in range(3)]
     if grid.identity:
         image, roi = src, src_mask
     else:
+        coords = [grid.offset[ax] + np.arange(out_rng[ax][0], out_rng[ax][1] + 1) * grid.step[ax] - in_rng[ax][0]
+                  for ax in range(3)]
         image = _sample(src, coords, order)
         if interp.round_intensities:
             image = np.round(image)
