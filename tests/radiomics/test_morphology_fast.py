@@ -76,3 +76,12 @@ def test_sphere_volume_converges():
     z, y, x = np.mgrid[-r - 1:r + 2, -r - 1:r + 2, -r - 1:r + 2]
     v, s, _ = mesh_measures(x ** 2 + y ** 2 + z ** 2 <= r * r, (1.0, 1.0, 1.0))
     assert v == pytest.approx(4.0 / 3.0 * np.pi * r ** 3, rel=0.01)
+
+
+def test_morphology_names_mismatched_shapes():
+    from theranomics.radiomics.features import morphology
+    mask = np.ones((3, 3, 3), bool)
+    with pytest.raises(ValueError, match="masks and image must have one shape"):
+        morphology(mask, mask[:2], np.ones((3, 3, 3)), (1.0, 1.0, 1.0))
+    with pytest.raises(ValueError, match="morphological mask is empty"):
+        morphology(~mask, ~mask, np.ones((3, 3, 3)), (1.0, 1.0, 1.0))

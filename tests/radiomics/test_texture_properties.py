@@ -326,6 +326,8 @@ GOOD_MASK = np.ones((2, 3, 3), bool)
     (dict(mask=np.ones((2, 3, 4), bool)), "shape"),
     (dict(mask=np.full((2, 3, 3), 2)), "boolean"),
     (dict(levels=np.full((2, 3, 3), 7)), "1..n_levels=6"),
+    (dict(levels=np.full((2, 3, 3), 7, np.int32)), "1..n_levels=6"),  # int32: checked in the compiled grid pass
+    (dict(levels=np.zeros((2, 3, 3), np.int32)), "found 0..0"),
     (dict(levels=np.zeros((2, 3, 3))), "1..n_levels"),
     (dict(levels=np.full((2, 3, 3), 1.5)), "integer"),
     (dict(levels=np.full((2, 3, 3), np.nan)), "integer"),
