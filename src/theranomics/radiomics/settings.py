@@ -464,7 +464,11 @@ def _ibsi2_filter(number: str, three_d: bool) -> dict[str, Any] | None:
         response = ("LLH" if three_d else "LH") if number == "6" else ("HHH" if three_d else "HH")
         return {"filter": "wavelet", "wavelet": "db3", "response": response, "level": level,
                 "rotation_invariance": True, "pooling": "average", **common}
-    return {"filter": "simoncelli", "level": 1 if number == "8" else 2, **common}
+    # The consensus values of 8.A–9.B are those of the Fourier-domain filter applied on the image's
+    # own DFT grid (periodic), whatever the listed boundary: MIRP, one of the IBSI-2 reference
+    # implementations, does not pad for non-separable wavelets; with mirror padding 8.A
+    # (quartile coefficient of dispersion) and 9.B (median, minimum) leave the tolerance.
+    return {"filter": "simoncelli", "level": 1 if number == "8" else 2, "boundary": "periodic", "dims": dims}
 
 
 def ibsi2_config(filter_id: str) -> RadiomicsSettings:
@@ -475,7 +479,9 @@ def ibsi2_config(filter_id: str) -> RadiomicsSettings:
     the unfiltered image, mirror boundary.  Filters: 1 none; 2 mean (5 voxels); 3 LoG (σ 1.5 mm,
     4σ); 4 Laws L5E5(E5) energy (δ 7), rotation invariant, max pooling; 5 Gabor (σ 5 mm, λ 2 mm,
     γ 1.5, θ step π/8, average pooling; B: orthogonal planes); 6 db3 LH / LLH level 1 and 7 db3
-    HH / HHH level 2, rotation invariant, average pooling; 8 / 9 Simoncelli level 1 / 2.
+    HH / HHH level 2, rotation invariant, average pooling; 8 / 9 Simoncelli level 1 / 2, applied on
+    the image's own DFT grid (periodic boundary: the IBSI-2 consensus values are those of the
+    unpadded Fourier-domain filter, as in MIRP; mirror padding misses three of them).
     """
     key = str(filter_id).upper().replace("_", ".")
     number, _, config = key.partition(".")
