@@ -153,6 +153,25 @@ def test_therapy_stages_not_applicable_without_therapy_spect(local_run, virtual_
     assert result.ok and len(pd.read_parquet(result.tables["plan"])) == 0
 
 
+def test_plan_not_applicable_without_a_lesion_to_plan_for(local_run, virtual_cohort, tmp_path, fast_settings):
+    """No lesion of min_tumour_ml or more: the plan is not applicable (not a failure), the run is ok,
+    and the verdict is cached like a result (a re-run does not recompute it)."""
+    out = shutil.copytree(local_run.out_dir, tmp_path / "out")
+    one = Manifest(virtual_cohort.patients[:1])
+    settings = {**fast_settings, "plan": {"min_tumour_ml": 1.0e6}}
+    result = run_cohort(one, out, workers=0, progress=False, report=False, settings=settings)
+    status = result.status.set_index("stage")
+    assert status.loc["plan", "status"] == "not_applicable"
+    assert "no quantified lesion of at least 1000000.0 mL" in status.loc["plan", "error"]
+    assert result.ok
+    again = run_cohort(one, out, workers=0, progress=False, report=False, settings=settings)
+    assert dict(zip(again.status.stage, again.status.status))["plan"] == "not_applicable"
+    assert again.status.set_index("stage").loc["plan", "stage_seconds"] == 0.0
+    # the same patient with the default settings plans again (the cached verdict is keyed by settings)
+    back = run_cohort(one, out, workers=0, progress=False, report=False, settings=fast_settings)
+    assert dict(zip(back.status.stage, back.status.status))["plan"] in ("cached", "ran")
+
+
 def test_rerun_is_cached_and_a_setting_recomputes_only_its_stage(local_run, virtual_cohort, tmp_path, fast_settings):
     out = shutil.copytree(local_run.out_dir, tmp_path / "out")
     again = run_cohort(virtual_cohort, out, workers=0, progress=False, settings=fast_settings)

@@ -14,7 +14,7 @@ dosimetry) for patients with therapy SPECT time points.  See :mod:`.manifest` (f
 """
 from .manifest import Manifest, ManifestError, PatientEntry, TimepointEntry, read_manifest, write_manifest
 from .runner import CohortLockedError, CohortResult, CohortValidationError, gather_tables, run_cohort
-from .stages import Stage, StageError, StageInputs, builtin_stages, resolve_stages
+from .stages import Stage, StageError, StageInputs, StageNotApplicable, builtin_stages, resolve_stages
 from .validate import Problem, ValidationReport, validate_manifest, validate_patient
 
 
@@ -28,6 +28,6 @@ def __getattr__(name: str):
 
 __all__ = ["Manifest", "ManifestError", "PatientEntry", "TimepointEntry", "read_manifest", "write_manifest",
            "CohortLockedError", "CohortResult", "CohortValidationError", "gather_tables", "run_cohort",
-           "Stage", "StageError", "StageInputs", "builtin_stages", "resolve_stages",
+           "Stage", "StageError", "StageInputs", "StageNotApplicable", "builtin_stages", "resolve_stages",
            "Problem", "ValidationReport", "validate_manifest", "validate_patient",
            "simulate_cohort", "draw_cohort", "SCANNERS", "ScannerProfile"]

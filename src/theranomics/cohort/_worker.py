@@ -104,7 +104,7 @@ def run_stage_task(task: dict) -> dict:
     limit_threads()
     from ..provenance import provenance
     from .manifest import PatientEntry, study_timepoints
-    from .stages import StageInputs
+    from .stages import StageInputs, StageNotApplicable
 
     stage = task["stage"]
     entry = PatientEntry.from_dict(task["patient"])
@@ -126,13 +126,27 @@ def run_stage_task(task: dict) -> dict:
         out["key"] = key
         record = read_stage_record(final)
         if record is not None and record.get("key") == key and not task.get("force", False):
-            out.update(status="cached", outputs=record["outputs"])
+            if record.get("not_applicable"):
+                out.update(status="not_applicable", error=record["not_applicable"])
+            else:
+                out.update(status="cached", outputs=record["outputs"])
             return out
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_name(final.name + TMP_MARK + uuid.uuid4().hex[:8])
         tmp.mkdir()
         ts = time.perf_counter()
-        outputs = dict(stage.func(inputs, tmp, dict(task["settings"])))
+        try:
+            outputs = dict(stage.func(inputs, tmp, dict(task["settings"])))
+        except StageNotApplicable as exc:
+            out["stage_seconds"] = time.perf_counter() - ts
+            record = {"key": key, "patient_id": entry.patient_id, "stage": stage.name, "stage_version": stage.version,
+                      "upstream_keys": task["upstream_keys"], "values": values, "outputs": {},
+                      "not_applicable": str(exc), "stage_seconds": out["stage_seconds"]}
+            (tmp / STAGE_FILE).write_text(json.dumps(record, indent=2, default=str))
+            _commit(tmp, final)
+            tmp = None
+            out.update(status="not_applicable", error=str(exc))
+            return out
         out["stage_seconds"] = time.perf_counter() - ts
         missing = [n for n in outputs.values() if not (tmp / n).exists()]
         if missing:

@@ -28,6 +28,12 @@ class StageError(ValueError):
     """A stage cannot run on this patient's data (message says what is missing)."""
 
 
+class StageNotApplicable(StageError):
+    """The stage does not apply to this patient, as found from its data or an upstream result
+    (e.g. no lesion large enough to plan for): status ``not_applicable``, not a failure.  The
+    verdict is cached under the stage key like a result."""
+
+
 @dataclass(frozen=True)
 class StageInputs:
     """What a stage sees: the patient, its resolved time points, and upstream stage folders."""

@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-from .stages import StageError, StageInputs
+from .stages import StageError, StageInputs, StageNotApplicable
 
 DOSIMETRY_TABLES = ("dosimetry", "dosimetry_cumulative")
 PLAN_TABLES = ("plan", "twin_parameters", "twin_tacs", "twin_tia")
@@ -237,8 +237,8 @@ def plan_stage(inputs: StageInputs, out_dir: Path, settings: Mapping[str, Any]) 
     big = lesions[lesions["volume_ml"] >= float(settings["min_tumour_ml"])]
     big = big.sort_values(["volume_ml", "lesion_id"], ascending=[False, True]).head(int(settings["max_tumours"]))
     if big.empty:
-        raise StageError(f"no quantified lesion of at least {settings['min_tumour_ml']} mL: the twin plans for "
-                         "tumour dose and has no tumour")
+        raise StageNotApplicable(f"no quantified lesion of at least {settings['min_tumour_ml']} mL: the twin "
+                                 "plans for tumour dose and has no tumour to plan for")
     tumours = tuple(TumourSpec(f"lesion_{int(r.lesion_id)}", float(r.volume_ml)) for r in big.itertuples())
     patient = PatientSpec(weight_kg=float(study.patient.weight_kg), gfr_ml_min=_gfr(inputs, settings["gfr_variable"]),
                           tumours=tumours, patient_id=pid)
