@@ -49,22 +49,48 @@ def test_lanconelli(refdata, fname, cls):
     i, j, k = CLASSES[cls]
     ratio = _kernel(fname).s(i, j, k) / ref[(i, j, k)]
     if cls == "centre":
-        # Lu-177: the reference's total energy inside its 11³ kernel exceeds ICRP-107 β + absorbed
-        # photon energy by 3.4 % (test_lanconelli_lu177_energy), so its centre is ~3 % above ours.
+        # Absolute S with ICRP-107 emissions.  Lu-177: the reference carries 3.0-3.5 % more energy per
+        # decay (test_lanconelli_energy_sums), so its centre is 3.0-3.4 % above ours; with that energy
+        # matched the centres agree within 0.5 % (test_lanconelli_energy_matched).
         tol = 0.035 if fname.startswith("177Lu") else 0.03
     else:
         tol = 0.10
     assert abs(ratio - 1.0) <= tol, f"{fname} {cls}: ours/Lanconelli = {ratio:.4f}"
 
 
-def test_lanconelli_lu177_energy(refdata):
-    """Σ S·m of the Lu-177 reference is 3-4 % above ours, which carries exactly the ICRP-107 β energy."""
-    ref = read_lanconelli(refdata / LANCONELLI / "177Lu4.42mmsoft.txt")
-    kern = _kernel("177Lu4.42mmsoft.txt")
+def _energy_sum_mev(ref: dict, voxel_mass_g: float) -> float:
+    """Σ S·m over the full kernel (one octant stored, mirrored), MeV per decay."""
     mult = lambda i, j, k: (2 if i else 1) * (2 if j else 1) * (2 if k else 1)  # noqa: E731
-    ref_sum = sum(v * mult(*key) for key, v in ref.items()) * kern.voxel_mass_g / 0.1602176634
-    ours = kern.energy_sum_mev()
-    assert 1.02 < ref_sum / ours < 1.05
+    return sum(v * mult(*key) for key, v in ref.items()) * voxel_mass_g / 0.1602176634
+
+
+@pytest.mark.parametrize("fname", list(FILES))
+def test_lanconelli_energy_sums(refdata, fname):
+    """Σ S·m inside the 11³ kernels: Y-90 equal to ICRP-107 within 0.5 %; the Lu-177 reference
+    carries 3.0-3.5 % more energy per decay than ICRP-107 β + the photon energy absorbed in the cube
+    (0.1417 vs 0.1371 MeV at 4.42 mm soft tissue): its β or electron data are not ICRP-107's."""
+    ref = read_lanconelli(refdata / LANCONELLI / fname)
+    kern = _kernel(fname)
+    ratio = _energy_sum_mev(ref, kern.voxel_mass_g) / kern.energy_sum_mev()
+    if fname.startswith("177Lu"):
+        assert 1.029 < ratio < 1.036, ratio
+    else:
+        assert ratio == pytest.approx(1.0, abs=0.005)
+
+
+@pytest.mark.parametrize("cls", list(CLASSES))
+@pytest.mark.parametrize("fname", list(FILES))
+def test_lanconelli_energy_matched(refdata, fname, cls):
+    """Matched emissions: with our kernel scaled to the reference's energy per decay (Σ S·m over the
+    same 11³ voxels), i.e. comparing the fraction of the emitted energy each voxel absorbs, the centre
+    voxel is within 3 % and the first neighbours within 10 % for every file (Lu-177 centre within 0.5 %)."""
+    ref = read_lanconelli(refdata / LANCONELLI / fname)
+    kern = _kernel(fname)
+    scale = _energy_sum_mev(ref, kern.voxel_mass_g) / kern.energy_sum_mev()
+    i, j, k = CLASSES[cls]
+    ratio = scale * kern.s(i, j, k) / ref[(i, j, k)]
+    tol = (0.005 if fname.startswith("177Lu") else 0.03) if cls == "centre" else 0.10
+    assert abs(ratio - 1.0) <= tol, f"{fname} {cls}: energy-matched ours/Lanconelli = {ratio:.4f}"
 
 
 def test_lanconelli_tail_is_photons(refdata):
