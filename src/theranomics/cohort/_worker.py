@@ -113,7 +113,7 @@ def run_stage_task(task: dict) -> dict:
     tmp = None
     try:
         final = stage_dir(task["out_dir"], entry.patient_id, stage.name)
-        upstream = {name: stage_dir(task["out_dir"], entry.patient_id, name) for name in stage.requires}
+        upstream = {name: stage_dir(task["out_dir"], entry.patient_id, name) for name in task["upstream_keys"]}
         inputs = StageInputs(entry, study_timepoints(entry), upstream)
         reason = stage.applies(inputs) if stage.applies is not None else None
         if reason:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..report import Report
 
-#: Whole-body / lesion biomarkers shown per centre when present (column, table, label).
+#: Whole-body / lesion biomarkers shown per centre when present (column, table, label[, row query]).
 KEY_BIOMARKERS = (
     ("suv_max_highest", "whole_body", "highest lesion SUVmax"),
     ("suv_mean_wb", "whole_body", "whole-body SUVmean"),
@@ -19,6 +19,7 @@ KEY_BIOMARKERS = (
     ("lesion_count", "whole_body", "lesion count"),
     ("suv_peak", "lesions", "lesion SUVpeak"),
     ("dose_gy_kidneys", "patients", "kidney absorbed dose (Gy)"),
+    ("dose_gy_per_gbq", "dosimetry", "PET-lesion absorbed dose (Gy/GBq)", "kind == 'lesion'"),
     ("plan_total_activity_mbq", "patients", "planned total activity (MBq)"),
 )
 
@@ -79,13 +80,15 @@ def cohort_report(result, manifest, stage_list, path: str | Path) -> Path:
 
     sec = rep.section("Key biomarkers per centre")
     panels, frames = [], {}
-    for column, table, label in KEY_BIOMARKERS:
+    for column, table, label, *query in KEY_BIOMARKERS:
         tpath = result.tables.get(table)
         if tpath is None:
             continue
         if table not in frames:
             frames[table] = pd.read_parquet(tpath)
         df = frames[table]
+        if query and "kind" in df.columns:
+            df = df.query(query[0])
         if column in df.columns and df[column].notna().any():
             panels.append((df, column, label))
     if panels:

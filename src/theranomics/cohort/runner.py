@@ -72,6 +72,16 @@ class CohortResult:
         return pd.crosstab(self.status["stage"], self.status["status"])
 
 
+def _upstream_keys(results: Mapping, pid: str, stage) -> dict[str, str]:
+    """Cache keys of the required upstream stages and of the optional ones that succeeded."""
+    keys = {r: results[(pid, r)]["key"] for r in stage.requires}
+    for u in stage.uses:
+        res = results.get((pid, u))
+        if res is not None and res["status"] in DONE:
+            keys[u] = res["key"]
+    return keys
+
+
 def _atomic_table(df: pd.DataFrame, stem: Path) -> dict[str, Path]:
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -274,7 +284,7 @@ def _schedule(manifest: Manifest, out: Path, stage_list: list[Stage], resolved: 
                 stage = stage_list[next_stage[pid]]
                 task = {"patient": entries[pid].to_dict(), "stage": stage, "settings": resolved[stage.name],
                         "out_dir": str(out), "force": force,
-                        "upstream_keys": {r: results[(pid, r)]["key"] for r in stage.requires}}
+                        "upstream_keys": _upstream_keys(results, pid, stage)}
                 inflight[backend.submit(run_stage_task, task)] = pid
             for fut in backend.wait_any(inflight):
                 pid = inflight.pop(fut)

@@ -57,6 +57,9 @@ class Stage:
     ``patient_summary(tables)``: from this stage's gathered tables (name → DataFrame), one row per
     patient (``patient_id`` column) merged into the cohort ``patients`` table.  ``imports``: modules
     the stage loads lazily; workers import them while the manifest is validated.
+    ``requires``: upstream stages that must succeed (else this stage is skipped); ``uses``: optional
+    upstream stages, run first when they are in the run and handed to the stage (in
+    ``inputs.upstream``, keying its cache) only when they succeeded for the patient.
     """
 
     name: str
@@ -70,6 +73,7 @@ class Stage:
     values_of: Callable[[StageInputs, Mapping[str, Any]], Mapping[str, Any]] | None = None
     patient_summary: Callable[[Mapping[str, Any]], Any] | None = None
     imports: tuple[str, ...] = ()
+    uses: tuple[str, ...] = ()
 
     def resolve_settings(self, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
         """Defaults updated by ``overrides``; an unknown key is an error naming the stage."""
@@ -234,10 +238,12 @@ def builtin_stages() -> dict[str, Stage]:
                                    "theranomics.report.quant_report", "pyarrow.parquet")),
         "radiomics": Stage("radiomics", radiomics_stage, ("quantify",), _radiomics_defaults(), "1", ("features",),
                            None, _quant_applies, imports=("theranomics.radiomics",)),
-        "dosimetry": Stage("dosimetry", therapy.dosimetry_stage, (), therapy.dosimetry_defaults(), "1",
+        "dosimetry": Stage("dosimetry", therapy.dosimetry_stage, (), therapy.dosimetry_defaults(), "2",
                            therapy.DOSIMETRY_TABLES, therapy.dosimetry_inputs, therapy.therapy_applies,
                            patient_summary=therapy.dosimetry_summary,
-                           imports=("theranomics.dosimetry.workflow", "theranomics.report.dosimetry_report")),
+                           imports=("theranomics.dosimetry.workflow", "theranomics.report.dosimetry_report",
+                                    "theranomics.registration"),
+                           uses=("quantify",)),
         "plan": Stage("plan", therapy.plan_stage, ("quantify", "dosimetry"), therapy.plan_defaults(), "1",
                       therapy.PLAN_TABLES, therapy.plan_inputs, therapy.therapy_applies,
                       values_of=therapy.plan_values, patient_summary=therapy.plan_summary,
@@ -250,6 +256,7 @@ def resolve_stages(names=None, extra: Mapping[str, Stage] | None = None) -> list
     known = {**builtin_stages(), **dict(extra or {})}
     wanted = list(known) if names is None else [n.strip() for n in names]
     unknown = [n for n in wanted if n not in known]
+    wanted_set = set(wanted)
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; available: {list(known)}")
     order: list[str] = []
@@ -263,6 +270,9 @@ def resolve_stages(names=None, extra: Mapping[str, Stage] | None = None) -> list
             raise ValueError(f"stage {chain[-1]!r} requires unknown stage {name!r}")
         for req in known[name].requires:
             visit(req, chain + (name,))
+        for opt in known[name].uses:
+            if opt in wanted_set:
+                visit(opt, chain + (name,))
         order.append(name)
 
     for n in wanted:

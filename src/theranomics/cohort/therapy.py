@@ -5,16 +5,21 @@ Both apply only to patients with therapy SPECT time points (cycle ≥ 1) and nee
 
 * ``dosimetry`` — :func:`theranomics.dosimetry.workflow.dosimetry_folder` on the study folder
   (every :class:`~theranomics.dosimetry.workflow.DosimetrySettings` field is a stage setting,
-  except ``recovery_curve``); tables ``dosimetry`` (per VOI and cycle) and
+  except ``recovery_curve``).  When ``quantify`` succeeded for the patient (an optional upstream
+  stage), its diagnostic-PET lesions are registered onto the reference SPECT/CT of the first
+  therapy cycle and dosed as lesion VOIs (``lesions_from_pet``, ``lesion_registration``;
+  :func:`pet_lesions_on_spect_ct`), so each PET lesion's SUV and its absorbed dose share a
+  ``lesion_id``.  Tables ``dosimetry`` (per VOI and cycle; ``lesion_id`` for lesions) and
   ``dosimetry_cumulative``; cumulative organ doses go to the cohort ``patients`` table.
-* ``plan`` — the PBPK twin (:mod:`theranomics.twin`) personalised on the organ TACs measured by
+* ``plan`` — the PBPK twin (:mod:`theranomics.twin`) personalised on the TACs measured by
   ``dosimetry`` (:class:`~theranomics.twin.personalise.TwinFit`: receptor density and release rate
-  of every organ with a TAC, Laplace 90 % intervals), with the lesions of ``quantify`` (≥
-  ``min_tumour_ml``, the ``max_tumours`` largest) as tumours at the ligand's default receptor
-  density (a PET image gives no tumour TAC), then
-  :func:`~theranomics.twin.planning.plan_schedules` over the activity grid within the organ
-  limits.  Tables ``plan`` (one row per patient), ``twin_parameters``, ``twin_tacs`` (measured vs
-  fitted) and ``twin_tia`` (twin vs measured TIA of the fitted cycle).
+  of every organ with a TAC, and of every planned tumour whose lesion has a TAC when
+  ``fit_tumours``; Laplace 90 % intervals), with the lesions of ``quantify`` (≥ ``min_tumour_ml``,
+  the ``max_tumours`` largest) as tumours (a tumour without a TAC keeps the ligand's default
+  receptor density), then :func:`~theranomics.twin.planning.plan_schedules` over the activity grid
+  within the organ limits.  No lesion to plan for: ``not_applicable``.  Tables ``plan`` (one row
+  per patient), ``twin_parameters``, ``twin_tacs`` (measured vs fitted) and ``twin_tia`` (twin vs
+  measured TIA of the fitted cycle).
 """
 from __future__ import annotations
 
@@ -33,7 +38,9 @@ PLAN_TABLES = ("plan", "twin_parameters", "twin_tacs", "twin_tia")
 TWIN_VOIS = {"kidneys": "kidneys", "salivary_glands": "salivary_glands", "liver": "liver", "spleen": "spleen",
              "red_marrow": "red_marrow"}
 _TEXT_COLUMNS = ("voi", "model", "flags", "kind", "recovery_method", "excluded_models", "cycles")
-_STAGE_ONLY = ("cycles", "write_report")
+_STAGE_ONLY = ("cycles", "write_report", "lesions_from_pet", "lesion_registration", "lesion_min_volume_ml")
+#: File (in the dosimetry stage folder) of the PET lesions brought onto the reference SPECT/CT.
+PET_LESIONS_FILE = "pet_lesions_on_spect_ct.nii.gz"
 
 
 def therapy_applies(inputs: StageInputs) -> str | None:
@@ -58,7 +65,8 @@ def dosimetry_defaults() -> dict[str, Any]:
     from ..dosimetry.workflow import DosimetrySettings
 
     base = DosimetrySettings()
-    out: dict[str, Any] = {"cycles": None, "write_report": True}
+    out: dict[str, Any] = {"cycles": None, "write_report": True, "lesions_from_pet": True,
+                           "lesion_registration": "rigid", "lesion_min_volume_ml": 1.0}
     for f in dataclasses.fields(DosimetrySettings):
         if f.name == "recovery_curve":          # an object, not a setting a manifest run can carry
             continue
@@ -125,22 +133,131 @@ def _read_table(path: Path, patient_id: str):
     return df
 
 
+def _therapy_reference(inputs: StageInputs, reference: int | str):
+    """The reference SPECT/CT time point (manifest entry) of the first therapy cycle, by index or label."""
+    cycle = min(t.cycle for t in inputs.timepoints if t.cycle >= 1 and t.spect is not None)
+    tps = [t for t in inputs.timepoints if t.cycle == cycle and t.spect is not None]
+    labels = [t.timepoint for t in tps]
+    if isinstance(reference, str):
+        if reference not in labels:
+            raise StageError(f"dosimetry.reference_timepoint {reference!r} is not among cycle {cycle}'s SPECT time "
+                             f"points {labels}")
+        return tps[labels.index(reference)]
+    if not -len(tps) <= int(reference) < len(tps):
+        raise StageError(f"dosimetry.reference_timepoint {reference} is out of range for {len(tps)} SPECT time points")
+    return tps[int(reference) % len(tps)]
+
+
+def pet_lesions_on_spect_ct(inputs: StageInputs, out_dir: Path, settings: Mapping[str, Any]) -> tuple[Path | None, dict]:
+    """The lesions ``quantify`` segmented on the diagnostic PET, as VOIs of the therapy dosimetry.
+
+    The label map (PET grid, names ``lesion_<id>`` as in the ``lesions`` table) is brought onto the
+    CT of the reference SPECT/CT time point of the first therapy cycle: rigid CT→CT registration
+    (Mattes MI on 8 mm working voxels, :func:`theranomics.registration.register_rigid`) of the
+    diagnostic CT, nearest-neighbour resampling; ``lesion_registration='none'`` when both are
+    already in one frame.  Returns (file or None, a note for ``summary``).  Lesions that leave the
+    SPECT/CT field of view are dropped and listed, and so are lesions whose PET volume (the
+    ``lesions`` table's ``volume_ml``) is below ``lesion_min_volume_ml``
+    (default 1 mL: at SPECT resolution their recovery coefficient is below ~0.15 and the corrected
+    activity is mostly extrapolation; set 0 to keep all).
+    """
+    import numpy as np
+
+    from ..core import LabelMap
+    from ..io.nifti import read_labelmap, write_nifti
+    from ..quant.load import load_image
+    from ..registration import apply, identity, register_rigid
+
+    note: dict[str, Any] = {"used": False}
+    qdir = inputs.upstream.get("quantify")
+    if not settings["lesions_from_pet"] or qdir is None:
+        note["reason"] = "lesions_from_pet is off" if not settings["lesions_from_pet"] else \
+            "no quantify result for this patient (stage not run or not successful)"
+        return None, note
+    lesion_file = qdir / "lesions.nii.gz"
+    if not lesion_file.is_file():
+        note["reason"] = f"{lesion_file} not found"
+        return None, note
+    lesions = read_labelmap(lesion_file)
+    if not lesions.names or not (lesions.array > 0).any():
+        note["reason"] = "quantify found no lesion"
+        return None, note
+    how = settings["lesion_registration"]
+    if how not in ("rigid", "none"):
+        raise StageError(f"dosimetry.lesion_registration must be 'rigid' or 'none', got {how!r}")
+    diag = inputs.diagnostic_pet()
+    ref = _therapy_reference(inputs, settings["reference_timepoint"])
+    if ref.ct is None:
+        note["reason"] = f"cycle {ref.cycle} time point {ref.timepoint!r} has no CT to place the PET lesions on"
+        return None, note
+    fixed = load_image(ref.ct, "CT", unit="HU")
+    if how == "rigid":
+        if diag is None or diag.ct is None:
+            raise StageError("dosimetry.lesions_from_pet with lesion_registration 'rigid' needs the diagnostic CT "
+                             "(cycle 0) to register onto the SPECT/CT; set lesion_registration 'none' if the "
+                             "PET and SPECT/CT share one frame, or lesions_from_pet false")
+        reg = register_rigid(fixed, load_image(diag.ct, "CT", unit="HU"), metric="mattes", working_voxel_mm=8.0)
+        note["translation_mm"] = [round(x, 2) for x in reg.translation_mm]
+    else:
+        reg = identity(fixed.geometry)
+    moved = apply(reg, lesions)
+    values, counts = np.unique(moved.array, return_counts=True)
+    volume_ml = {int(v): float(c) * moved.geometry.voxel_volume_ml for v, c in zip(values, counts) if v > 0}
+    min_ml = float(settings["lesion_min_volume_ml"])
+    pv, pc = np.unique(lesions.array, return_counts=True)
+    pet_ml = {int(v): float(c) * lesions.geometry.voxel_volume_ml for v, c in zip(pv, pc) if v > 0}
+    small = sorted((n for v, n in lesions.names.items() if pet_ml.get(v, 0.0) < min_ml), key=_lesion_order)
+    names = {v: n for v, n in lesions.names.items() if n not in small and v in volume_ml}
+    dropped = sorted((n for v, n in lesions.names.items() if n not in small and v not in names), key=_lesion_order)
+    note.update(dropped=dropped, below_min_volume=small, lesion_min_volume_ml=min_ml)
+    if not names:
+        note["reason"] = f"no PET lesion of at least {min_ml} mL inside the SPECT/CT field of view"
+        return None, note
+    keep = np.isin(moved.array, list(names))
+    moved = LabelMap(np.where(keep, moved.array, 0).astype(moved.array.dtype), moved.geometry, names, moved.meta)
+    path = write_nifti(moved, out_dir / PET_LESIONS_FILE)
+    note.update(used=True, registration=how, n_lesions=len(names), reference=f"cycle {ref.cycle} time point {ref.timepoint}")
+    return path, note
+
+
 def dosimetry_stage(inputs: StageInputs, out_dir: Path, settings: Mapping[str, Any]) -> dict[str, str]:
-    """:func:`~theranomics.dosimetry.workflow.dosimetry_folder` on the patient's study folder."""
+    """:func:`~theranomics.dosimetry.workflow.dosimetry_folder` on the patient's study folder, with
+    the diagnostic-PET lesions of ``quantify`` as lesion VOIs when available
+    (:func:`pet_lesions_on_spect_ct`)."""
     from ..dosimetry.workflow import dosimetry_folder
 
     study_dir = _study_dir(inputs, "dosimetry")
     cycles = settings["cycles"]
+    lesion_path, note = pet_lesions_on_spect_ct(inputs, out_dir, settings)
     paths = dosimetry_folder(study_dir, out_dir, cycles=None if cycles is None else [int(c) for c in cycles],
-                             settings=dosimetry_settings(settings), write_report=bool(settings["write_report"]))
+                             settings=dosimetry_settings(settings), write_report=bool(settings["write_report"]),
+                             extra_masks=[lesion_path] if lesion_path is not None else ())
     pid = inputs.patient.patient_id
     outputs = {name: Path(p).name for name, p in paths.items()}
+    summary = json.loads((out_dir / "summary.json").read_text())
+    summary["pet_lesions"] = note
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    if lesion_path is not None:
+        outputs["pet_lesions"] = PET_LESIONS_FILE
     for table, csv in (("dosimetry", "dosimetry.csv"), ("dosimetry_cumulative", "cumulative.csv")):
-        _read_table(out_dir / csv, pid).to_parquet(out_dir / f"{table}.parquet", index=False)
+        df = _read_table(out_dir / csv, pid)
+        df["lesion_id"] = df["voi"].map(_lesion_id).astype("Int64")
+        df.to_parquet(out_dir / f"{table}.parquet", index=False)
         outputs[table] = f"{table}.parquet"
     if "report_html" in outputs:
         outputs["report"] = outputs.pop("report_html")
     return outputs
+
+
+def _lesion_order(name: str) -> tuple:
+    lid = _lesion_id(name)
+    return (lid is None, lid or 0, str(name))
+
+
+def _lesion_id(voi: str):
+    """``lesion_<id>`` → id (the ``lesion_id`` of the quantify ``lesions`` table), else None."""
+    m = re.fullmatch(r"lesion_(\d+)", str(voi))
+    return int(m.group(1)) if m else None
 
 
 def dosimetry_summary(tables: Mapping[str, Any]):
@@ -159,7 +276,8 @@ def dosimetry_summary(tables: Mapping[str, Any]):
 def plan_defaults() -> dict[str, Any]:
     """Twin personalisation and planning settings (grid and limits as in :mod:`theranomics.twin.planning`)."""
     return {"ligand": None, "ligand_nmol": 100.0, "fit_organs": ["kidneys", "salivary_glands", "liver", "spleen"],
-            "sigma_log": 0.1, "gfr_variable": "egfr_ml_min", "min_tumour_ml": 1.0, "max_tumours": 5,
+            "fit_tumours": True, "sigma_log": 0.1, "gfr_variable": "egfr_ml_min", "min_tumour_ml": 1.0,
+            "max_tumours": 5,
             "n_cycles": 4, "interval_weeks": 6.0,
             "activity_grid_mbq": [3000.0 + 700.0 * i for i in range(11)],
             "risk_factors": False, "objective": "min_tumour_bed"}
@@ -248,6 +366,8 @@ def plan_stage(inputs: StageInputs, out_dir: Path, settings: Mapping[str, Any]) 
         raise StageError(f"plan.fit_organs {unknown} are not twin organs with a measured TAC; expected any of "
                          f"{sorted(TWIN_VOIS)}")
     voi_of = {TWIN_VOIS[o]: o for o in settings["fit_organs"]}
+    if settings["fit_tumours"]:
+        voi_of.update({t.name: t.name for t in tumours})   # lesion TACs (PET lesions in the dosimetry VOIs)
     sel = tacs[(tacs["cycle"] == cycle) & tacs["voi"].isin(list(voi_of)) & (tacs["activity_mbq"] > 0)]
     if sel.empty:
         raise StageError(f"dosimetry TACs of cycle {cycle} have none of the VOIs {sorted(voi_of)}: nothing to "
@@ -275,8 +395,9 @@ def plan_stage(inputs: StageInputs, out_dir: Path, settings: Mapping[str, Any]) 
                           ligand_grid_nmol=(float(settings["ligand_nmol"]),),
                           constraints=PlanningConstraints(risk_factors=bool(settings["risk_factors"])),
                           objective=str(settings["objective"]))
+    fitted_tumours = sorted(set(obs["organ"]) & {t.name for t in tumours})
     row: dict[str, Any] = {"patient_id": pid, "ligand": ligand, "fitted_cycle": cycle, "n_observations": len(obs),
-                           "n_tumours": len(tumours), "gfr_ml_min": patient.gfr_ml_min,
+                           "n_tumours": len(tumours), "n_tumours_fitted": len(fitted_tumours), "gfr_ml_min": patient.gfr_ml_min,
                            "fit_converged": bool(fit.converged_), "fit_chi2": float(fit.chi2_),
                            "n_candidates": plan.n_candidates, "n_feasible": int(plan.candidates["feasible"].sum())}
     best = plan.best
