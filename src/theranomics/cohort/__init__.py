@@ -7,8 +7,9 @@ Public API::
     result = run_cohort("manifest.csv", "out", stages=["quantify", "radiomics"], workers=2)
     result.ok, result.tables["patients"], result.report
 
-Stages: ``quantify`` → ``radiomics``; ``dosimetry`` and ``plan`` (digital twin; needs quantify and
-dosimetry) for patients with therapy SPECT time points.  See :mod:`.manifest` (file formats),
+Stages: ``quantify`` → ``radiomics``; ``dosimetry`` (doses quantify's PET lesions too, when
+quantify succeeded) and ``plan`` (digital twin; needs quantify and dosimetry) for patients with
+therapy SPECT time points.  User guide: ``docs/cohort.md``.  See :mod:`.manifest` (file formats),
 :mod:`.stages` (the stage contract), :mod:`.therapy` (dosimetry and planning), :mod:`.runner`
 (output folder, resume and cache), :mod:`.backends` (local pool, Dask).
 """
