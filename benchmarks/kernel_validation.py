@@ -13,22 +13,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 
 from theranomics.dosimetry.kernels import voxel_s_kernel
 
-FILES = {
-    "177Lu4.42mmsoft.txt": ("Lu-177", 4.42, "soft_tissue", 1.04),
-    "177Lu6mmsoft.txt": ("Lu-177", 6.0, "soft_tissue", 1.04),
-    "177Lu4.42mmbone.txt": ("Lu-177", 4.42, "bone_compact", 1.85),
-    "177Lu6mmbone.txt": ("Lu-177", 6.0, "bone_compact", 1.85),
-    "90Y4.42mmsoft.txt": ("Y-90", 4.42, "soft_tissue", 1.04),
-    "90Y6mmsoft.txt": ("Y-90", 6.0, "soft_tissue", 1.04),
-    "90Y4.42mmbone.txt": ("Y-90", 4.42, "bone_compact", 1.85),
-    "90Y6mmbone.txt": ("Y-90", 6.0, "bone_compact", 1.85),
-}
+#: Reference files are named <mass number><element><voxel mm>mm<soft|bone>.txt; ICRP soft tissue
+#: 1.04 g/cm³ and compact bone 1.85 g/cm³ (as the data README states).
+NAME = re.compile(r"(\d+)([A-Z][a-z]?)([\d.]+)mm(soft|bone)\.txt")
+MATERIALS = {"soft": ("soft_tissue", 1.04), "bone": ("bone_compact", 1.85)}
 CLASSES = {"centre": (0, 0, 0), "face": (0, 0, 1), "edge": (0, 1, 1), "corner": (1, 1, 1)}
 MEV_PER_MGY_G = 1.0 / 0.1602176634   # S [mGy/(MBq s)] x m [g] -> MeV per decay
 
@@ -48,8 +43,14 @@ def main(argv=None) -> int:
              "file's voxel size, material and density.  Ratios ours / reference.", "",
              "| file | Σ S·m ref (MeV) | Σ S·m ours (MeV) | energy ratio | centre | face | edge | corner | "
              "centre matched | face | edge | corner |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for fname, (nuclide, size, mat, rho) in FILES.items():
-        table = np.loadtxt(folder / fname, skiprows=2)
+    for path in sorted(folder.glob("*.txt"), key=lambda p: (not p.name.startswith("177"), p.name)):
+        parsed = NAME.fullmatch(path.name)
+        if parsed is None:
+            continue
+        mass, element, size_mm, kind = parsed.groups()
+        nuclide, size, fname = f"{element}-{mass}", float(size_mm), path.name
+        mat, rho = MATERIALS[kind]
+        table = np.loadtxt(path, skiprows=2)
         ref = {(int(i), int(j), int(k)): float(s) for i, j, k, s in table}
         half = int(table[:, :3].max())
         kern = voxel_s_kernel(nuclide, size, include=("beta", "photons"), density_g_cm3=rho, material_name=mat,
