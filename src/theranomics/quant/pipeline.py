@@ -3,11 +3,20 @@ exclusion of physiologic uptake → lesion segmentation → lesion table with re
 reference regions, whole-body burden, staging and eligibility.
 
 Organ-adaptive detection: organs with intense physiologic uptake (kidneys, bladder, salivary
-and lacrimal glands, bowel) are excluded, dilated by ``exclusion_margin_mm`` to absorb the PSF
-spill-out; organs that host metastases and have moderate uptake (liver, spleen) are kept, with
+and lacrimal glands, bowel) are excluded, dilated by ``exclusion_margin_mm`` (at least two PET
+voxels, :func:`exclusion_margin`) to absorb the PSF spill-out; organs that host metastases and
+have moderate uptake (liver, spleen) are kept, with
 the detection threshold raised inside them — and in the same margin around them, where their
 blurred edge spills out — to the organ's background + ``adaptive_organ_sd`` × its noise SD
 (robust median and MAD), so that a hot liver lesion is found while the normal liver is not.
+
+Noise rejection (``detection_sd``, default 6): a candidate is kept only when its SUVmax stands at
+least that many local noise SDs above its local background (a plane through a shell 2–4 voxels
+around it; noise SD from the high-pass residual there;
+:func:`theranomics.segment.threshold.drop_insignificant`).  At low counts single noise voxels,
+or noise on a small physiologic bump, cross a fixed SUV threshold at ~3–6 SD; lesions of 0.5 mL
+and more on the simulated patients stand at 8 SD or more (benchmarks/results/segmentation.md).
+``None`` turns it off.
 """
 from __future__ import annotations
 
@@ -26,6 +35,7 @@ from ..segment import (ReferenceRegionError, blood_pool_reference, ct_body_mask,
                        gradient_watershed, label_components, liver_reference, organ_reference, percist_threshold,
                        qpsma_liver_threshold, relative_isocontour)
 from ..segment.components import label_order, split_touching
+from ..segment.threshold import drop_insignificant
 from ..segment.exclusion import organ_exclusion_mask
 from . import biomarkers, regions, staging
 
@@ -61,6 +71,7 @@ class QuantifySettings:
     split_touching: bool = True
     split_prominence_fraction: float = 0.3
     isocontour_background: str | float = "local"
+    detection_sd: float | None = 6.0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -69,6 +80,8 @@ class QuantifySettings:
             raise ValueError(f"tracer_family must be one of {sorted(EXCLUDED_ORGANS)}, got {self.tracer_family!r}")
         if self.threshold_suv <= 0 or self.min_volume_ml < 0 or self.exclusion_margin_mm < 0:
             raise ValueError("threshold_suv must be > 0, min_volume_ml and exclusion_margin_mm >= 0")
+        if self.detection_sd is not None and not self.detection_sd >= 0:
+            raise ValueError(f"detection_sd must be >= 0 (noise SDs) or None, got {self.detection_sd}")
 
 
 @dataclass
@@ -83,6 +96,14 @@ class QuantResult:
     settings: QuantifySettings
     timings_s: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+
+def exclusion_margin(margin_mm: float, pet: Image) -> float:
+    """The spill-out margin around excluded / adaptive organs: ``margin_mm``, and at least two PET
+    voxels (the spill-out of a blurred edge reaches about one system FWHM, which is two voxels or
+    more in reconstructed PET; on a 5 mm grid an 8 mm margin left kidney spill-out + noise foci
+    8.7-10 mm from the cortex)."""
+    return max(float(margin_mm), 2.0 * float(max(pet.geometry.spacing_mm)))
 
 
 def _organs_on(organs: LabelMap | None, pet: Image) -> LabelMap | None:
@@ -133,11 +154,14 @@ def quantify(suv: Image, *, ct: Image | None = None, organs: LabelMap | None = N
     values = np.asarray(suv.array, dtype=float)
     organ_floor = np.zeros(suv.shape)  # raised thresholds inside liver/spleen (0 elsewhere)
     exclude = np.zeros(suv.shape, bool)
+    margin_mm = exclusion_margin(settings.exclusion_margin_mm, suv)
+    shell_out = np.zeros(suv.shape, bool)   # excluded organs themselves (no margin) and outside the body
     if organs_pet is not None:
         present = set(organs_pet.names.values())
         excl = [o for o in EXCLUDED_ORGANS[settings.tracer_family] if o in present]
         if excl:
-            exclude |= organ_exclusion_mask(organs_pet, suv, excl, settings.exclusion_margin_mm)
+            exclude |= organ_exclusion_mask(organs_pet, suv, excl, margin_mm)
+            shell_out |= organ_exclusion_mask(organs_pet, suv, excl, 0.0)
         for organ in ADAPTIVE_ORGANS[settings.tracer_family]:
             if organ in present:
                 m = organs_pet.mask(organ)
@@ -146,10 +170,11 @@ def quantify(suv: Image, *, ct: Image | None = None, organs: LabelMap | None = N
                     # robust organ statistics (median, MAD) so that the lesions inside do not inflate them
                     med = float(np.median(v))
                     sd = 1.4826 * float(np.median(np.abs(v - med)))
-                    around = organ_exclusion_mask(organs_pet, suv, (organ,), settings.exclusion_margin_mm)
+                    around = organ_exclusion_mask(organs_pet, suv, (organ,), margin_mm)
                     organ_floor[around] = np.maximum(organ_floor[around], med + settings.adaptive_organ_sd * sd)
     if ct_pet is not None:
         exclude |= ~ct_body_mask(ct_pet)
+        shell_out |= ~ct_body_mask(ct_pet)
     bone = None
     if organs_pet is not None and "bone" in organs_pet.names.values():
         bone = organs_pet.mask("bone") | (organs_pet.mask("red_marrow") if "red_marrow" in organs_pet.names.values() else False)
@@ -174,6 +199,14 @@ def quantify(suv: Image, *, ct: Image | None = None, organs: LabelMap | None = N
     if settings.split_touching and candidates.labels:
         candidates = split_touching(values, candidates, min_prominence_fraction=settings.split_prominence_fraction,
                                     floor=threshold)
+    if settings.detection_sd is not None and candidates.labels:
+        n_before = len(candidates.labels)
+        # the background shell may reach into the spill-out margin (the local level there is what a
+        # focus on the slope must exceed), not into the excluded organs or outside the body
+        candidates, _ = drop_insignificant(values, candidates, settings.detection_sd, allowed=~shell_out)
+        if len(candidates.labels) < n_before:
+            log.info("%d candidate(s) within %.1f local noise SD of their background dropped as noise",
+                     n_before - len(candidates.labels), settings.detection_sd)
     timings["detection"] = time.perf_counter() - t
 
     # -- delineation ------------------------------------------------------------------------
