@@ -58,7 +58,9 @@ def split_touching(values: np.ndarray, labels: LabelMap, *, min_prominence_fract
                    floor: float | np.ndarray = 0.0) -> LabelMap:
     """Split components that hold several distinct maxima (touching lesions) by a watershed on
     −values from the h-maxima markers, h = ``min_prominence_fraction`` × (max − floor) of each
-    component.  Labels are renumbered 1..N by decreasing maximum."""
+    component — except maxima on the rim of one necrotic lesion, which see each other only across
+    the cold core the rim encloses (:func:`_rim_groups`).  Labels are renumbered 1..N by
+    decreasing maximum."""
     from skimage.morphology import h_maxima
     from skimage.segmentation import watershed
 
@@ -79,11 +81,57 @@ def split_touching(values: np.ndarray, labels: LabelMap, *, min_prominence_fract
             next_label += 1
             continue
         parts = watershed(-local, markers, mask=comp)
-        for p in range(1, n + 1):
-            view[parts == p] = next_label
+        for group in _rim_groups(parts, local, comp, n):
+            view[np.isin(parts, group)] = next_label
             next_label += 1
     relabelled = LabelMap(out, labels.geometry, {})
     return label_order(relabelled, values)
+
+
+def _enclosed(comp: np.ndarray) -> np.ndarray:
+    """Voxels enclosed by ``comp`` in some axial, coronal or sagittal plane (a cold core inside a rim)."""
+    filled = np.zeros_like(comp)
+    for axis in range(3):
+        moved = np.moveaxis(comp, axis, 0)
+        planes = np.stack([ndimage.binary_fill_holes(plane) for plane in moved])
+        filled |= np.moveaxis(planes, 0, axis)
+    return filled & ~comp
+
+
+def _rim_groups(parts: np.ndarray, values: np.ndarray, comp: np.ndarray, n: int) -> list[list[int]]:
+    """Watershed parts that belong together: maxima on the rim of one necrotic lesion, not touching
+    lesions.  At some level between the component's minimum and its maxima, the voxels above that
+    level form a rim enclosing a colder core (a hole in an axial, coronal or sagittal plane, of at
+    least 2 voxels and on average 10 % of the component's range below that level, so that a noise
+    dip does not count): every part that borders one such hole is part of the same rim.  Touching lesions border no enclosed
+    hole (their maxima see each other through the neck).  Union–find over the parts."""
+    parent = list(range(n + 1))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    low, high = float(values[comp].min()), float(values[comp].max())
+    for level in np.linspace(low, high, 9)[1:-1]:
+        core = _enclosed(comp & (values >= level))
+        if not core.any():
+            continue
+        holes, n_holes = ndimage.label(core, structure=FULL_CONNECTIVITY)
+        for h in range(1, n_holes + 1):
+            hole = holes == h
+            # a cold core, not a noise dip: ≥ 2 voxels, on average 10 % of the range below the rim level
+            if hole.sum() < 2 or float(values[hole].mean()) > level - 0.1 * (high - low):
+                continue
+            ring = ndimage.binary_dilation(hole, FULL_CONNECTIVITY) & comp
+            touching = [int(p) for p in np.unique(parts[ring]) if p > 0]
+            for p in touching[1:]:
+                parent[find(p)] = find(touching[0])
+    groups: dict[int, list[int]] = {}
+    for p in range(1, n + 1):
+        groups.setdefault(find(p), []).append(p)
+    return list(groups.values())
 
 
 def label_order(labels: LabelMap, values: np.ndarray, name_prefix: str = "lesion") -> LabelMap:
