@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
-    for noisy in ("numexpr", "numexpr.utils", "matplotlib", "PIL", "distributed"):
+    for noisy in ("numexpr", "numexpr.utils", "matplotlib", "PIL", "distributed", "highdicom"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)
