@@ -92,3 +92,14 @@ def test_nifti_and_dicom_inputs_give_the_same_suv(virtual_cohort, local_run, tmp
     nifti = read_nifti(tmp_path / "patients" / e.patient_id / "quantify" / "suv.nii.gz").array
     dicom = read_nifti(local_run.out_dir / "patients" / e.patient_id / "quantify" / "suv.nii.gz").array
     assert np.abs(nifti - dicom).max() <= 1e-3 * np.abs(dicom).max()
+
+
+@pytest.mark.parametrize("key, value, match", [("lesion_registration", "affine", "must be 'rigid' or 'none'"),
+                                                ("lesion_min_volume_ml", -1.0, "must be >= 0 mL")])
+def test_pet_lesion_settings_are_checked(tmp_path, key, value, match):
+    from theranomics.cohort import PatientEntry, StageError, StageInputs
+    from theranomics.cohort.therapy import dosimetry_defaults, pet_lesions_on_spect_ct
+
+    settings = {**dosimetry_defaults(), key: value}
+    with pytest.raises(StageError, match=match):
+        pet_lesions_on_spect_ct(StageInputs(PatientEntry("P1"), ()), tmp_path, settings)

@@ -168,6 +168,12 @@ def pet_lesions_on_spect_ct(inputs: StageInputs, out_dir: Path, settings: Mappin
     from ..quant.load import load_image
     from ..registration import apply, identity, register_rigid
 
+    how = settings["lesion_registration"]
+    if how not in ("rigid", "none"):
+        raise StageError(f"dosimetry.lesion_registration must be 'rigid' or 'none', got {how!r}")
+    min_ml = float(settings["lesion_min_volume_ml"])
+    if not min_ml >= 0.0:
+        raise StageError(f"dosimetry.lesion_min_volume_ml must be >= 0 mL, got {settings['lesion_min_volume_ml']!r}")
     note: dict[str, Any] = {"used": False}
     qdir = inputs.upstream.get("quantify")
     if not settings["lesions_from_pet"] or qdir is None:
@@ -182,9 +188,6 @@ def pet_lesions_on_spect_ct(inputs: StageInputs, out_dir: Path, settings: Mappin
     if not lesions.names or not (lesions.array > 0).any():
         note["reason"] = "quantify found no lesion"
         return None, note
-    how = settings["lesion_registration"]
-    if how not in ("rigid", "none"):
-        raise StageError(f"dosimetry.lesion_registration must be 'rigid' or 'none', got {how!r}")
     diag = inputs.diagnostic_pet()
     ref = _therapy_reference(inputs, settings["reference_timepoint"])
     if ref.ct is None:
@@ -201,13 +204,11 @@ def pet_lesions_on_spect_ct(inputs: StageInputs, out_dir: Path, settings: Mappin
     else:
         reg = identity(fixed.geometry)
     moved = apply(reg, lesions)
-    values, counts = np.unique(moved.array, return_counts=True)
-    volume_ml = {int(v): float(c) * moved.geometry.voxel_volume_ml for v, c in zip(values, counts) if v > 0}
-    min_ml = float(settings["lesion_min_volume_ml"])
+    present = {int(v) for v in np.unique(moved.array) if v > 0}
     pv, pc = np.unique(lesions.array, return_counts=True)
     pet_ml = {int(v): float(c) * lesions.geometry.voxel_volume_ml for v, c in zip(pv, pc) if v > 0}
     small = sorted((n for v, n in lesions.names.items() if pet_ml.get(v, 0.0) < min_ml), key=_lesion_order)
-    names = {v: n for v, n in lesions.names.items() if n not in small and v in volume_ml}
+    names = {v: n for v, n in lesions.names.items() if n not in small and v in present}
     dropped = sorted((n for v, n in lesions.names.items() if n not in small and v not in names), key=_lesion_order)
     note.update(dropped=dropped, below_min_volume=small, lesion_min_volume_ml=min_ml)
     if not names:
